@@ -1,0 +1,54 @@
+# The two commands of the quick start are `make demo` and `make test`; both set up what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha1sum | cut -c1-12)
+NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
+
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+## demo: run the pipeline offline on the example manifests (ARGS="--json" or ARGS="path.jsonl ...")
+demo: install
+	$(PY) -m offline.demo $(ARGS)
+
+## test: lint, type-check and the whole test suite (what .ci/run runs)
+test: install lint typecheck
+	$(PY) -m pytest
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+e2e: install
+	$(PY) -m pytest tests/e2e tests/offline
+
+infra: install
+	$(PY) -m pytest tests/infra
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: install
+	$(PY) -m mypy lambdas statemachine offline infra app.py tests
+
+## synth: the CloudFormation template with the pinned CDK CLI (no credentials needed)
+synth: install $(NODE_STAMP)
+	npx --no-install cdk synth --quiet
+
+cdk-cli: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-* && touch $@
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis

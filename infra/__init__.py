@@ -1,0 +1,1 @@
+"""AWS CDK app for the Custom Labels sync pipeline (bucket, functions, state machine, topic)."""

@@ -1,0 +1,108 @@
+"""The pipeline's functions and their environment, in plain Python (no CDK import).
+
+The CDK stack (infra/constructs/functions.py) and the offline stack (offline/stack.py)
+both build their functions from these specs, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labelsync.settings import (
+    ENV_BUCKET,
+    ENV_CHUNK_LIMIT,
+    ENV_INCOMING_PREFIX,
+    ENV_POLL_INITIAL,
+    ENV_POLL_MAX,
+    ENV_POLL_TIMEOUT,
+    ENV_PROJECTS,
+    ENV_REPORT_MAX_ERRORS,
+    ENV_STATE_MACHINE_ARN,
+    ENV_TOPIC_ARN,
+    ENV_WORK_PREFIX,
+)
+
+COMMON_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "labelsync",
+    "POWERTOOLS_METRICS_NAMESPACE": "LabelSync",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # CDK construct id; the offline stack names the function labelsync-<name>
+    handler: str
+    memory_mb: int
+    timeout_seconds: int
+    env_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EnvValues:
+    """Deployment values; in CDK some are tokens (bucket name, ARNs), offline they are literal."""
+
+    bucket: str
+    topic_arn: str
+    projects_json: str
+    chunk_limit_bytes: int
+    incoming_prefix: str
+    work_prefix: str
+    poll_initial_seconds: int
+    poll_max_seconds: int
+    poll_timeout_seconds: int
+    report_max_errors: int
+    state_machine_arn: str = ""
+
+    def by_key(self) -> dict[str, str]:
+        return {
+            ENV_BUCKET: self.bucket,
+            ENV_TOPIC_ARN: self.topic_arn,
+            ENV_PROJECTS: self.projects_json,
+            ENV_CHUNK_LIMIT: str(self.chunk_limit_bytes),
+            ENV_INCOMING_PREFIX: self.incoming_prefix,
+            ENV_WORK_PREFIX: self.work_prefix,
+            ENV_POLL_INITIAL: str(self.poll_initial_seconds),
+            ENV_POLL_MAX: str(self.poll_max_seconds),
+            ENV_POLL_TIMEOUT: str(self.poll_timeout_seconds),
+            ENV_REPORT_MAX_ERRORS: str(self.report_max_errors),
+            ENV_STATE_MACHINE_ARN: self.state_machine_arn,
+        }
+
+
+RESOLVE = FunctionSpec("ResolveDataset", "labelsync.handlers.resolve_dataset.handler", 256, 60, (ENV_PROJECTS,))
+APPLY = FunctionSpec("ApplyChunk", "labelsync.handlers.apply_chunk.handler", 512, 300, (ENV_BUCKET, ENV_WORK_PREFIX))
+REPORT = FunctionSpec(
+    "ReportRun",
+    "labelsync.handlers.report_run.handler",
+    512,
+    300,
+    (ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS),
+)
+PLAN = FunctionSpec(
+    "PlanManifest",
+    "labelsync.handlers.plan_manifest.handler",
+    1024,
+    900,
+    (
+        ENV_BUCKET,
+        ENV_STATE_MACHINE_ARN,
+        ENV_PROJECTS,
+        ENV_CHUNK_LIMIT,
+        ENV_INCOMING_PREFIX,
+        ENV_WORK_PREFIX,
+        ENV_POLL_INITIAL,
+        ENV_POLL_MAX,
+        ENV_POLL_TIMEOUT,
+    ),
+)
+TASK_FUNCTIONS = (RESOLVE, APPLY, REPORT)
+
+
+def environment(spec: FunctionSpec, values: EnvValues, *, log_level: str = "INFO") -> dict[str, str]:
+    """The function's full environment: Powertools settings plus the pipeline keys it reads."""
+    by_key = values.by_key()
+    missing = [key for key in spec.env_keys if not by_key[key]]
+    if missing:
+        raise ValueError(f"{spec.name}: no value for {', '.join(missing)}")
+    return {**COMMON_ENV, "POWERTOOLS_LOG_LEVEL": log_level, **{key: by_key[key] for key in spec.env_keys}}

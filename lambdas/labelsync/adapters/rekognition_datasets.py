@@ -1,0 +1,101 @@
+"""Datasets over the Rekognition Custom Labels API, with service errors mapped to pipeline errors.
+
+botocore's standard retry mode already retries throttling and 5xx a few times; what is
+left after that is raised under a name the state machine's Retry understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from labelsync.domain.errors import (
+    ChunkRejectedError,
+    DatasetBusyError,
+    ProjectNotFoundError,
+    ServiceThrottledError,
+    ServiceUnavailableError,
+)
+from labelsync.ports import DatasetInfo
+
+BUSY = {"ResourceInUseException", "ResourceNotReadyException"}
+THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
+UNAVAILABLE = {"InternalServerError", "ServiceUnavailableException"}
+REFUSED = {"ValidationException", "InvalidParameterException"}
+
+
+def _translate(exc: ClientError, operation: str) -> Exception:
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    text = f"{operation}: {code}: {message}"
+    if code in BUSY:
+        return DatasetBusyError(text)
+    if code in THROTTLED:
+        return ServiceThrottledError(text)
+    if code in UNAVAILABLE or status >= 500:
+        return ServiceUnavailableError(text)
+    return exc
+
+
+class RekognitionDatasets:
+    def __init__(self, rekognition: Any) -> None:
+        self._rek = rekognition
+
+    def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
+        try:
+            response = self._rek.describe_projects(ProjectNames=[project])
+        except ClientError as exc:
+            raise _translate(exc, "DescribeProjects") from exc
+        projects = response.get("ProjectDescriptions", [])
+        if not projects:
+            raise ProjectNotFoundError(f"project {project!r} does not exist in this account and region")
+        description = projects[0]
+        for dataset in description.get("Datasets", []):
+            if dataset.get("DatasetType") == dataset_type:
+                info = DatasetInfo(dataset["DatasetArn"], dataset.get("Status", ""), description["ProjectArn"])
+                return description["ProjectArn"], info
+        return description["ProjectArn"], None
+
+    def create(self, project_arn: str, dataset_type: str) -> str:
+        try:
+            return str(self._rek.create_dataset(ProjectArn=project_arn, DatasetType=dataset_type)["DatasetArn"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceAlreadyExistsException":
+                # Another run created it a moment ago: use that one.
+                return self._existing(project_arn, dataset_type, exc)
+            raise _translate(exc, "CreateDataset") from exc
+
+    def _existing(self, project_arn: str, dataset_type: str, cause: ClientError) -> str:
+        project = project_arn.split("/")[1]
+        _, info = self.find(project, dataset_type)
+        if info is None:
+            raise cause
+        return info.arn
+
+    def status(self, dataset_arn: str) -> str:
+        try:
+            return str(self._rek.describe_dataset(DatasetArn=dataset_arn)["DatasetDescription"]["Status"])
+        except ClientError as exc:
+            raise _translate(exc, "DescribeDataset") from exc
+
+    def update_entries(self, dataset_arn: str, changes: bytes) -> None:
+        try:
+            self._rek.update_dataset_entries(DatasetArn=dataset_arn, Changes={"GroundTruth": changes})
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            translated = _translate(exc, "UpdateDatasetEntries")
+            if translated is exc and error.get("Code") in REFUSED:
+                message = f"UpdateDatasetEntries: {error.get('Code')}: {error.get('Message')}"
+                raise ChunkRejectedError(message) from exc
+            raise translated from exc
+
+    def entries_with_errors(self, dataset_arn: str) -> Iterator[str]:
+        paginator = self._rek.get_paginator("list_dataset_entries")
+        try:
+            for page in paginator.paginate(DatasetArn=dataset_arn, HasErrors=True, PaginationConfig={"PageSize": 100}):
+                yield from page.get("DatasetEntries", [])
+        except ClientError as exc:
+            raise _translate(exc, "ListDatasetEntries") from exc

@@ -1,0 +1,49 @@
+"""ObjectStore over S3: streamed reads (gunzipped for .gz keys), small writes."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any, BinaryIO, cast
+
+
+class S3Store:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO:
+        kwargs: dict[str, str] = {"Bucket": bucket, "Key": key}
+        if version_id and version_id != "null":
+            kwargs["VersionId"] = version_id
+        body = self._s3.get_object(**kwargs)["Body"]
+        raw = cast(BinaryIO, _ClosingStream(body))
+        if key.lower().endswith(".gz"):
+            return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+        return raw
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return cast(bytes, self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+class _ClosingStream:
+    """botocore's StreamingBody as a context-managed binary file (read + close)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        return cast(bytes, self._body.read(None if size is None or size < 0 else size))
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> _ClosingStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,33 @@
+"""Errors the state machine acts on by name (Retry/Catch ErrorEquals match the class name).
+
+Lambda reports an unhandled exception as its class name, so these names are part of
+the contract with statemachine/pipeline.asl.json: rename one and the Retry stops firing.
+"""
+
+
+class PipelineError(Exception):
+    """Base for errors the pipeline raises on purpose."""
+
+
+class DatasetBusyError(PipelineError):
+    """The dataset is being created or updated (ResourceInUseException): wait and retry."""
+
+
+class ServiceThrottledError(PipelineError):
+    """Rekognition throttled us beyond botocore's own retries: back off in the state machine."""
+
+
+class ServiceUnavailableError(PipelineError):
+    """Rekognition answered 5xx beyond botocore's own retries: back off in the state machine."""
+
+
+class ChunkRejectedError(PipelineError):
+    """The service refused a chunk for a reason resending the same bytes cannot fix."""
+
+
+class ProjectNotFoundError(PipelineError):
+    """The routed project does not exist in this account and region."""
+
+
+class DatasetMissingError(PipelineError):
+    """The project has no dataset of the routed type and creating one is not allowed."""

@@ -1,0 +1,71 @@
+"""Which dataset a dropped object is for: `<incoming>/<project>/<train|test>/<file>`.
+
+The key is the only routing input, checked against the deployed allow-list, so a
+misplaced file is rejected with a reason instead of landing in the wrong dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from labelsync.settings import ProjectPolicy
+
+MANIFEST_SUFFIXES = (".jsonl", ".manifest", ".jsonl.gz", ".manifest.gz")
+DATASET_TYPES = {"train": "TRAIN", "test": "TEST"}
+
+
+@dataclass(frozen=True)
+class Target:
+    project: str
+    dataset_type: str
+    create_missing: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"project": self.project, "datasetType": self.dataset_type, "createMissing": self.create_missing}
+
+
+class RouteRejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def is_folder_marker(key: str) -> bool:
+    """Consoles create zero-byte `folder/` objects; they are not manifests."""
+    return key.endswith("/")
+
+
+def route(key: str, incoming_prefix: str, projects: Mapping[str, ProjectPolicy]) -> Target:
+    expected = f"{incoming_prefix}<project>/<train|test>/<file>{{{','.join(MANIFEST_SUFFIXES)}}}"
+    if not key.startswith(incoming_prefix):
+        raise RouteRejected(
+            "ROUTE_OUTSIDE_PREFIX", f"key {key!r} is not under {incoming_prefix!r}; expected {expected}"
+        )
+    parts = key[len(incoming_prefix) :].split("/")
+    if len(parts) < 3 or not all(parts):
+        raise RouteRejected("ROUTE_MALFORMED_KEY", f"key {key!r} does not match {expected}")
+    project, type_part, filename = parts[0], parts[1], parts[-1]
+    if not filename.lower().endswith(MANIFEST_SUFFIXES):
+        raise RouteRejected(
+            "ROUTE_UNSUPPORTED_FILE_TYPE",
+            f"file {filename!r} is not a manifest: the name must end with one of {', '.join(MANIFEST_SUFFIXES)}",
+        )
+    dataset_type = DATASET_TYPES.get(type_part.lower())
+    if dataset_type is None:
+        raise RouteRejected(
+            "ROUTE_UNKNOWN_DATASET_TYPE", f"dataset folder {type_part!r} in {key!r} must be 'train' or 'test'"
+        )
+    policy = projects.get(project)
+    if policy is None:
+        allowed = ", ".join(sorted(projects)) or "none configured"
+        raise RouteRejected(
+            "ROUTE_PROJECT_NOT_ALLOWED", f"project {project!r} is not in this deployment's allow-list ({allowed})"
+        )
+    if dataset_type not in policy.dataset_types:
+        raise RouteRejected(
+            "ROUTE_DATASET_TYPE_NOT_ALLOWED",
+            f"project {project!r} does not allow {dataset_type} updates (allowed: {', '.join(sorted(policy.dataset_types))})",
+        )
+    return Target(project=project, dataset_type=dataset_type, create_missing=policy.create_missing_datasets)

@@ -1,0 +1,90 @@
+"""Identity of one manifest drop and where its run keeps its files.
+
+The execution name is derived from bucket, key and version (or ETag), so a duplicated
+S3 event maps to the same name and Step Functions refuses to start it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from dataclasses import dataclass
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+MAX_EXECUTION_NAME = 80
+
+
+@dataclass(frozen=True)
+class ManifestRef:
+    """One object version as the S3 event describes it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    sequencer: str | None = None
+    size: int | None = None
+
+    @property
+    def revision(self) -> str:
+        """What distinguishes two drops of the same key: the version when versioned, else the ETag."""
+        if self.version_id and self.version_id != "null":
+            return f"v:{self.version_id}"
+        return f"e:{(self.etag or '').strip(chr(34))}"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "versionId": self.version_id,
+            "etag": self.etag,
+            "sequencer": self.sequencer,
+            "size": self.size,
+        }
+
+
+def execution_name(ref: ManifestRef) -> str:
+    """A readable, deterministic Step Functions execution name (<= 80 chars of [A-Za-z0-9_-])."""
+    digest = hashlib.sha256(f"{ref.bucket}\n{ref.key}\n{ref.revision}".encode()).hexdigest()[:32]
+    stem = posixpath.basename(ref.key).split(".", 1)[0]
+    stem = _NAME_UNSAFE.sub("-", stem).strip("-_")[: MAX_EXECUTION_NAME - len(digest) - 1] or "manifest"
+    return f"{stem}-{digest}"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Object keys of one run, all under the work prefix (never under the watched prefix)."""
+
+    prefix: str
+
+    @classmethod
+    def for_run(cls, work_prefix: str, run_id: str) -> RunLayout:
+        return cls(prefix=f"{work_prefix}{run_id}/")
+
+    def chunk_key(self, index: int) -> str:
+        return f"{self.prefix}chunks/{index:06d}.jsonl"
+
+    @property
+    def plan_key(self) -> str:
+        return f"{self.prefix}plan.json"
+
+    @property
+    def rejects_key(self) -> str:
+        return f"{self.prefix}rejects.jsonl"
+
+    @property
+    def superseded_key(self) -> str:
+        return f"{self.prefix}superseded.jsonl"
+
+    @property
+    def source_refs_key(self) -> str:
+        return f"{self.prefix}source-refs.jsonl"
+
+    @property
+    def report_key(self) -> str:
+        return f"{self.prefix}report.json"

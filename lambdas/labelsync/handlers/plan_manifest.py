@@ -1,0 +1,54 @@
+"""S3-triggered entry point: one planned run (one execution) per dropped manifest."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from labelsync.adapters.aws_clients import client
+from labelsync.adapters.s3_store import S3Store
+from labelsync.adapters.step_functions import StepFunctionsExecutions
+from labelsync.domain.routing import is_folder_marker
+from labelsync.domain.runs import ManifestRef
+from labelsync.settings import Settings
+from labelsync.usecases.plan_run import plan_and_start
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=S3Event)
+def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(os.environ)
+    settings.require("bucket", "state_machine_arn")
+    store = S3Store(client("s3"))
+    executions = StepFunctionsExecutions(client("stepfunctions"), settings.state_machine_arn)
+    runs = []
+    for record in event.records:
+        obj = record.s3.get_object
+        key = unquote_plus(obj.key)  # S3 events carry URL-encoded keys
+        if is_folder_marker(key):
+            logger.info("ignored folder marker", extra={"key": key})
+            continue
+        ref = ManifestRef(
+            bucket=record.s3.bucket.name,
+            key=key,
+            version_id=obj.version_id,
+            etag=obj.etag or None,
+            sequencer=obj.get("sequencer"),
+            size=obj.get("size"),
+        )
+        logger.append_keys(manifest=ref.uri)
+        outcome = plan_and_start(ref, settings, store, executions)
+        logger.append_keys(execution=outcome.execution_name)
+        logger.info(outcome.note, extra={"status": outcome.status, "started": outcome.started})
+        runs.append(asdict(outcome))
+    return {"runs": runs}

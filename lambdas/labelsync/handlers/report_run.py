@@ -1,0 +1,36 @@
+"""State machine task: the run's report (success, failure or rejection) to S3 and SNS."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from labelsync.adapters.aws_clients import client
+from labelsync.adapters.rekognition_datasets import RekognitionDatasets
+from labelsync.adapters.s3_store import S3Store
+from labelsync.adapters.sns_notifier import SnsNotifier
+from labelsync.settings import Settings
+from labelsync.usecases.report_run import report_run
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(os.environ)
+    settings.require("topic_arn")
+    logger.append_keys(execution=event.get("executionId"), outcome=event.get("outcome"))
+    result = report_run(
+        event,
+        store=S3Store(client("s3")),
+        datasets=RekognitionDatasets(client("rekognition")),
+        notifier=SnsNotifier(client("sns"), settings.topic_arn),
+        max_items=settings.report_max_errors,
+    )
+    logger.info("report published", extra={"report": result})
+    return result

@@ -1,0 +1,51 @@
+"""What the use cases need from the outside world, as protocols.
+
+Use cases depend on these; adapters/ implements them with boto3; tests pass fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+
+class ObjectStore(Protocol):
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO: ...
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None: ...
+
+    def get_bytes(self, bucket: str, key: str) -> bytes: ...
+
+
+class Executions(Protocol):
+    def exists(self, name: str) -> bool: ...
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> bool:
+        """Start; False when an execution with that name already exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    arn: str
+    status: str
+    project_arn: str
+
+
+class Datasets(Protocol):
+    def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
+        """(project ARN, the dataset of that type or None); raises ProjectNotFoundError."""
+        ...
+
+    def create(self, project_arn: str, dataset_type: str) -> str: ...
+
+    def status(self, dataset_arn: str) -> str: ...
+
+    def update_entries(self, dataset_arn: str, changes: bytes) -> None: ...
+
+    def entries_with_errors(self, dataset_arn: str) -> Iterable[str]: ...
+
+
+class Notifier(Protocol):
+    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None: ...

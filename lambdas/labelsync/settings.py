@@ -1,0 +1,134 @@
+"""Pipeline settings, read from the function's environment at invocation time.
+
+The names below are the contract between the CDK stack (infra/), the offline stack
+(offline/) and the handlers: both stacks set exactly these variables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Environment variable names (one place, imported by infra/ and offline/).
+ENV_BUCKET = "PIPELINE_BUCKET"
+ENV_STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+ENV_TOPIC_ARN = "REPORT_TOPIC_ARN"
+ENV_PROJECTS = "ALLOWED_PROJECTS"
+ENV_CHUNK_LIMIT = "CHUNK_LIMIT_BYTES"
+ENV_INCOMING_PREFIX = "INCOMING_PREFIX"
+ENV_WORK_PREFIX = "WORK_PREFIX"
+ENV_POLL_INITIAL = "POLL_INITIAL_SECONDS"
+ENV_POLL_MAX = "POLL_MAX_SECONDS"
+ENV_POLL_TIMEOUT = "POLL_TIMEOUT_SECONDS"
+ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
+
+DEFAULT_CHUNK_LIMIT = 5_242_880
+DEFAULT_INCOMING_PREFIX = "incoming/"
+DEFAULT_WORK_PREFIX = "runs/"
+
+
+class SettingsError(ValueError):
+    """A deployment configured the pipeline wrongly; raised at invocation, with the variable named."""
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    """What the pipeline may do to one Custom Labels project."""
+
+    dataset_types: frozenset[str] = frozenset({"TRAIN", "TEST"})
+    create_missing_datasets: bool = True
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    """DescribeDataset schedule: capped doubling from initial to max, until timeout (seconds)."""
+
+    initial_seconds: int = 5
+    max_seconds: int = 60
+    timeout_seconds: int = 3600
+
+    def as_state(self) -> dict[str, int]:
+        return {
+            "initialSeconds": self.initial_seconds,
+            "maxSeconds": self.max_seconds,
+            "timeoutSeconds": self.timeout_seconds,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str = ""
+    state_machine_arn: str = ""
+    topic_arn: str = ""
+    projects: Mapping[str, ProjectPolicy] = field(default_factory=dict)
+    chunk_limit_bytes: int = DEFAULT_CHUNK_LIMIT
+    incoming_prefix: str = DEFAULT_INCOMING_PREFIX
+    work_prefix: str = DEFAULT_WORK_PREFIX
+    poll: PollSettings = field(default_factory=PollSettings)
+    report_max_errors: int = 100
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            bucket=env.get(ENV_BUCKET, ""),
+            state_machine_arn=env.get(ENV_STATE_MACHINE_ARN, ""),
+            topic_arn=env.get(ENV_TOPIC_ARN, ""),
+            projects=parse_projects(env.get(ENV_PROJECTS, "{}")),
+            chunk_limit_bytes=_int(env, ENV_CHUNK_LIMIT, DEFAULT_CHUNK_LIMIT, minimum=1),
+            incoming_prefix=_prefix(env.get(ENV_INCOMING_PREFIX, DEFAULT_INCOMING_PREFIX)),
+            work_prefix=_prefix(env.get(ENV_WORK_PREFIX, DEFAULT_WORK_PREFIX)),
+            poll=PollSettings(
+                initial_seconds=_int(env, ENV_POLL_INITIAL, 5, minimum=1),
+                max_seconds=_int(env, ENV_POLL_MAX, 60, minimum=1),
+                timeout_seconds=_int(env, ENV_POLL_TIMEOUT, 3600, minimum=1),
+            ),
+            report_max_errors=_int(env, ENV_REPORT_MAX_ERRORS, 100, minimum=0),
+        )
+
+    def require(self, *names: str) -> None:
+        """Fail loudly, naming the variable, when a handler needs a setting the stack did not set."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            raise SettingsError(f"missing pipeline settings: {', '.join(missing)}")
+
+
+def parse_projects(text: str) -> dict[str, ProjectPolicy]:
+    """Parse the allow-list: {"project-name": {"datasetTypes": ["TRAIN","TEST"], "createMissingDatasets": true}}."""
+    try:
+        raw = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{ENV_PROJECTS} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{ENV_PROJECTS} must be a JSON object of project name -> policy")
+    projects: dict[str, ProjectPolicy] = {}
+    for name, policy in raw.items():
+        policy = policy or {}
+        if not isinstance(policy, dict):
+            raise SettingsError(f"{ENV_PROJECTS}[{name!r}] must be an object")
+        types = frozenset(str(t).upper() for t in policy.get("datasetTypes", ["TRAIN", "TEST"]))
+        unknown = types - {"TRAIN", "TEST"}
+        if unknown:
+            raise SettingsError(f"{ENV_PROJECTS}[{name!r}].datasetTypes has unknown types {sorted(unknown)}")
+        projects[str(name)] = ProjectPolicy(
+            dataset_types=types,
+            create_missing_datasets=bool(policy.get("createMissingDatasets", True)),
+        )
+    return projects
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _prefix(value: str) -> str:
+    return value if value.endswith("/") or not value else value + "/"

@@ -1,0 +1,103 @@
+"""Plan step: route the dropped object, plan it, write the run's files, start one execution.
+
+The execution name is derived from the object's identity, so a duplicated S3 event is
+recognised before any work (DescribeExecution) and again at StartExecution.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from labelsync.domain.jsonl import dump_lines
+from labelsync.domain.planning import PLAN_REJECTED, ManifestPlan, PlanCounts, plan_manifest
+from labelsync.domain.routing import RouteRejected, Target, route
+from labelsync.domain.runs import ManifestRef, RunLayout, execution_name
+from labelsync.ports import Executions, ObjectStore
+from labelsync.settings import Settings
+
+PLAN_SCHEMA = "labelsync.plan/v1"
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    execution_name: str
+    started: bool
+    status: str | None
+    note: str
+
+
+class _StoreChunkSink:
+    def __init__(self, store: ObjectStore, bucket: str, layout: RunLayout) -> None:
+        self._store, self._bucket, self._layout = store, bucket, layout
+
+    def write_chunk(self, index: int, data: bytes) -> str:
+        key = self._layout.chunk_key(index)
+        self._store.put_bytes(self._bucket, key, data, content_type="application/x-ndjson")
+        return key
+
+
+def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, executions: Executions) -> PlanOutcome:
+    name = execution_name(ref)
+    if executions.exists(name):
+        return PlanOutcome(name, False, None, "duplicate event: this object version already has an execution")
+    layout = RunLayout.for_run(settings.work_prefix, name)
+    target: Target | None = None
+    try:
+        target = route(ref.key, settings.incoming_prefix, settings.projects)
+    except RouteRejected as rejected:
+        plan = ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(rejected.code, rejected.message))
+    else:
+        plan = _plan(ref, settings, store, layout)
+
+    _write_run_files(ref, target, plan, settings.bucket, layout, store)
+    payload: dict[str, Any] = {
+        "run": {"id": name, "bucket": settings.bucket, "prefix": layout.prefix, "manifest": ref.as_dict()},
+        "target": target.as_dict() if target else None,
+        "plan": {
+            "status": plan.status,
+            "chunkCount": len(plan.chunks),
+            "chunks": [chunk.index for chunk in plan.chunks],
+            "counts": plan.counts.as_dict(),
+        },
+        "poll": settings.poll.as_state(),
+    }
+    started = executions.start(name, payload)
+    note = "started" if started else "duplicate event: execution already started"
+    return PlanOutcome(name, started, plan.status, note)
+
+
+def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, layout: RunLayout) -> ManifestPlan:
+    sink = _StoreChunkSink(store, settings.bucket, layout)
+    try:
+        return plan_manifest(
+            lambda: store.open(ref.bucket, ref.key, version_id=ref.version_id),
+            chunk_limit=settings.chunk_limit_bytes,
+            sink=sink,
+        )
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or fake .gz file
+        message = f"the manifest could not be read: {type(exc).__name__}: {exc}"
+        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=("ERROR_UNREADABLE_MANIFEST", message))
+
+
+def _write_run_files(
+    ref: ManifestRef, target: Target | None, plan: ManifestPlan, bucket: str, layout: RunLayout, store: ObjectStore
+) -> None:
+    ndjson = "application/x-ndjson"
+    store.put_bytes(bucket, layout.rejects_key, dump_lines(r.as_dict() for r in plan.rejections), content_type=ndjson)
+    store.put_bytes(
+        bucket, layout.superseded_key, dump_lines(s.as_dict() for s in plan.superseded), content_type=ndjson
+    )
+    store.put_bytes(bucket, layout.source_refs_key, dump_lines(plan.source_refs), content_type=ndjson)
+    document = {
+        "schema": PLAN_SCHEMA,
+        "manifest": ref.as_dict(),
+        "target": target.as_dict() if target else None,
+        "status": plan.status,
+        "rejection": {"code": plan.reason[0], "message": plan.reason[1]} if plan.reason else None,
+        "counts": plan.counts.as_dict(),
+        "chunks": [chunk.as_dict() for chunk in plan.chunks],
+    }
+    store.put_bytes(bucket, layout.plan_key, json.dumps(document, indent=1).encode("utf-8"))

@@ -1,0 +1,65 @@
+"""Simulated time shared by the local services and the state machine engine.
+
+Offline runs accelerate time: a 30 s dataset update and a 30 s Wait both take
+30 * scale real seconds, so the schedule the pipeline sees is the real one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Simulated seconds since the epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep for simulated seconds."""
+        ...
+
+    def to_real(self, seconds: float) -> float:
+        """Real seconds that pass while `seconds` simulated seconds pass."""
+        ...
+
+
+class ScaledClock:
+    """Simulated time running 1/scale times faster than wall time (scale=1.0 is real time)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be > 0")
+        self._lock = threading.Lock()
+        self._scale = scale
+        self._real_origin = time.monotonic()
+        self._sim_origin = time.time()
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def set_scale(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be > 0")
+        with self._lock:
+            self._sim_origin = self._now_locked()
+            self._real_origin = time.monotonic()
+            self._scale = scale
+
+    def _now_locked(self) -> float:
+        return self._sim_origin + (time.monotonic() - self._real_origin) / self._scale
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now_locked()
+
+    def to_real(self, seconds: float) -> float:
+        return max(0.0, seconds) * self._scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(self.to_real(seconds))
+
+
+SYSTEM_CLOCK = ScaledClock(1.0)

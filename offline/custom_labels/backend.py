@@ -1,0 +1,309 @@
+"""The local Rekognition Custom Labels service: projects, datasets and their entries (no HTTP).
+
+One backend per account and region in a moto `BackendDict`, so moto's resets (a new
+`mock_aws()`, `POST /moto-api/reset`) empty it like any built-in service.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
+
+from moto.core.base_backend import BackendDict, BaseBackend
+
+from offline.clock import SYSTEM_CLOCK, Clock
+from offline.custom_labels import errors
+from offline.custom_labels.dataset import Dataset
+from offline.custom_labels.entry_rules import CheckedEntry, ParsedChange, parse_change
+from offline.custom_labels.errors import CustomLabelsError, ServerError
+from offline.custom_labels.faults import SERVER_ERROR, FaultInjector
+from offline.custom_labels.paging import TokenBook, take_page
+
+MAX_ROWS_PER_CHANGE = 250_000
+TOO_MANY_RECORDS = "ERROR_TOO_MANY_RECORDS_IN_ERROR: More than 20% of the JSON lines are invalid; nothing was applied."
+TOO_MANY_ROWS = f"ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: The manifest has more than {MAX_ROWS_PER_CHANGE} JSON lines."
+
+
+@dataclass
+class ServiceTiming:
+    """How long asynchronous work takes, in simulated seconds."""
+
+    create_seconds: float = 2.0
+    update_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One API call as received (before fault injection): lets tests count polls."""
+
+    operation: str
+    arn: str | None
+    at: float  # simulated time
+
+
+@dataclass
+class Project:
+    name: str
+    arn: str
+    created_at: float
+    datasets: dict[str, str] = field(default_factory=dict)  # DatasetType -> DatasetArn
+
+
+@dataclass
+class _Defaults:
+    clock: Clock = SYSTEM_CLOCK
+    timing: ServiceTiming = field(default_factory=ServiceTiming)
+
+
+DEFAULTS = _Defaults()
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    contains_labels: frozenset[str] | None = None
+    labeled: bool | None = None
+    source_ref_contains: str | None = None
+    has_errors: bool | None = None
+
+    def __call__(self, entry: CheckedEntry) -> bool:
+        return (
+            (self.contains_labels is None or not self.contains_labels.isdisjoint(entry.labels))
+            and (self.labeled is None or bool(entry.labels) == self.labeled)
+            and (self.source_ref_contains is None or self.source_ref_contains in entry.source_ref)
+            and (self.has_errors is None or entry.has_errors == self.has_errors)
+        )
+
+
+class CustomLabelsBackend(BaseBackend):
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.clock: Clock = DEFAULTS.clock
+        self.timing = replace(DEFAULTS.timing)
+        self.faults = FaultInjector(self.begin_outside_update)
+        self.calls: list[CallRecord] = []
+        self._lock = threading.RLock()
+        self._projects: dict[str, Project] = {}  # by ARN, in creation order
+        self._datasets: dict[str, Dataset] = {}
+        self._tokens = TokenBook()
+
+    # -- around every API call -------------------------------------------------------------
+    def enter(self, operation: str, arn: str | None = None) -> None:
+        """Record the call, then raise the fault queued for it, if any."""
+        self.calls.append(CallRecord(operation, arn, self.clock.now()))
+        code = self.faults.take_error(operation)
+        if code == SERVER_ERROR:
+            raise ServerError(code, "Amazon Rekognition experienced a service issue. Try your call again.")
+        if code is not None:
+            raise CustomLabelsError(code, "Rate exceeded")
+
+    def calls_of(self, operation: str, arn: str | None = None) -> list[CallRecord]:
+        return [c for c in self.calls if c.operation == operation and (arn is None or c.arn == arn)]
+
+    # -- projects ----------------------------------------------------------------------------
+    def create_project(self, name: str) -> str:
+        with self._lock:
+            if any(p.name == name for p in self._projects.values()):
+                # The service model declares ResourceInUseException (not AlreadyExists) here.
+                raise errors.in_use(f"A project named {name} already exists.")
+            now = self.clock.now()
+            arn = f"arn:{self.partition}:rekognition:{self.region_name}:{self.account_id}:project/{name}/{int(now * 1000)}"
+            self._projects[arn] = Project(name, arn, now)
+            return arn
+
+    def describe_projects(
+        self, names: list[str] | None = None, max_results: int = 100, next_token: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self._lock:
+            projects = list(self._projects.values())
+            wanted = None if names is None else set(names)
+            key = ("DescribeProjects", None if wanted is None else frozenset(wanted))
+            start = self._tokens.position(key, next_token)
+            page, after = take_page(projects, start, max_results, lambda p: wanted is None or p.name in wanted)
+            token = None if after is None else self._tokens.issue(key, after)
+            return [self._project_description(p) for p in page], token
+
+    def _project_description(self, project: Project) -> dict[str, Any]:
+        datasets = [self._settled(arn) for arn in project.datasets.values()]
+        return {
+            "ProjectArn": project.arn,
+            "CreationTimestamp": round(project.created_at, 3),
+            "Status": "CREATED",
+            "Datasets": [d.metadata() for d in sorted(datasets, key=lambda d: d.created_at)],
+            "Feature": "CUSTOM_LABELS",
+        }
+
+    def delete_project(self, project_arn: str) -> str:
+        with self._lock:
+            project = self._project(project_arn)
+            if project.datasets:
+                raise errors.in_use(f"The project {project.name} still has datasets; delete them first.")
+            del self._projects[project_arn]
+            return "DELETING"
+
+    def _project(self, arn: str) -> Project:
+        try:
+            return self._projects[arn]
+        except KeyError:
+            raise errors.not_found(f"The project {arn} does not exist.") from None
+
+    # -- datasets ------------------------------------------------------------------------------
+    def create_dataset(self, project_arn: str, dataset_type: str, source: dict[str, Any] | None = None) -> str:
+        with self._lock:
+            project = self._project(project_arn)
+            if dataset_type in project.datasets:
+                raise errors.already_exists(f"The project already has a {dataset_type} dataset.")
+            entries, failure = self._initial_entries(source or {})
+            now = self.clock.now()
+            arn = f"{project.arn.rsplit('/', 1)[0]}/dataset/{dataset_type.lower()}/{int(now * 1000)}"
+            dataset = Dataset(arn, project.arn, dataset_type, now)
+            dataset.begin(now, self.timing.create_seconds, creating=True, entries=entries, failure=failure)
+            self._datasets[arn] = dataset
+            project.datasets[dataset_type] = arn
+            return arn
+
+    def _initial_entries(self, source: dict[str, Any]) -> tuple[list[CheckedEntry] | None, str | None]:
+        manifest, copy_from = source.get("GroundTruthManifest"), source.get("DatasetArn")
+        if manifest is not None and copy_from is not None:
+            raise CustomLabelsError(
+                "InvalidParameterException", "Specify either GroundTruthManifest or DatasetArn, not both."
+            )
+        if copy_from is not None:
+            return list(self._settled(copy_from).order), None
+        if manifest is None:
+            return None, None
+        return self._decide(parse_change(self._read_manifest(manifest.get("S3Object") or {})))
+
+    def _read_manifest(self, s3_object: dict[str, Any]) -> bytes:
+        from moto.s3.models import s3_backends
+
+        bucket, name, version = s3_object.get("Bucket"), s3_object.get("Name"), s3_object.get("Version")
+        try:
+            key = s3_backends[self.account_id][self.partition].get_object(str(bucket), str(name), version_id=version)
+        except Exception:  # moto raises a different class per missing thing
+            key = None
+        if key is None:
+            raise CustomLabelsError(
+                "InvalidS3ObjectException",
+                f"Unable to get object s3://{bucket}/{name}. Check the bucket, the key and the permissions.",
+            )
+        return bytes(key.value)
+
+    @staticmethod
+    def _decide(change: ParsedChange) -> tuple[list[CheckedEntry] | None, str | None]:
+        """Entries to apply, or the terminal failure of the whole change."""
+        if change.lines > MAX_ROWS_PER_CHANGE:
+            return None, TOO_MANY_ROWS
+        if change.too_many_in_error:
+            return None, TOO_MANY_RECORDS
+        return change.entries, None
+
+    def describe_dataset(self, dataset_arn: str) -> dict[str, Any]:
+        with self._lock:
+            return self._settled(dataset_arn).description()
+
+    def update_dataset_entries(self, dataset_arn: str, ground_truth: bytes) -> None:
+        limit = self.faults.max_changes_bytes
+        if not 1 <= len(ground_truth) <= limit:
+            raise errors.validation(
+                "1 validation error detected: Value at 'changes.groundTruth' failed to satisfy constraint: "
+                f"Member must have length between 1 and {limit} bytes (got {len(ground_truth)} bytes)."
+            )
+        with self._lock:
+            dataset = self._settled(dataset_arn)
+            if dataset.busy:
+                raise errors.in_use(f"The dataset is {dataset.status}; try again when it has finished.")
+            forced = self.faults.take_update_failure()
+            entries, failure = (None, forced) if forced is not None else self._decide(parse_change(ground_truth))
+            dataset.begin(
+                self.clock.now(), self.timing.update_seconds, creating=False, entries=entries, failure=failure
+            )
+
+    def list_dataset_entries(
+        self,
+        dataset_arn: str,
+        entry_filter: EntryFilter | None = None,
+        max_results: int = 100,
+        next_token: str | None = None,
+    ) -> tuple[list[str], str | None]:
+        with self._lock:
+            dataset = self._ready(dataset_arn)
+            keep = entry_filter or EntryFilter()
+            key = ("ListDatasetEntries", dataset_arn, keep)
+            page, after = take_page(dataset.order, self._tokens.position(key, next_token), max_results, keep)
+            return [e.line for e in page], None if after is None else self._tokens.issue(key, after)
+
+    def list_dataset_labels(
+        self, dataset_arn: str, max_results: int = 100, next_token: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self._lock:
+            dataset = self._ready(dataset_arn)
+            key = ("ListDatasetLabels", dataset_arn)
+            names = list(dataset.labels)
+            page, after = take_page(names, self._tokens.position(key, next_token), max_results, lambda _: True)
+            labels = [
+                {
+                    "LabelName": name,
+                    "LabelStats": {
+                        "EntryCount": dataset.labels[name].entry_count,
+                        "BoundingBoxCount": dataset.labels[name].box_count,
+                    },
+                }
+                for name in page
+            ]
+            return labels, None if after is None else self._tokens.issue(key, after)
+
+    def delete_dataset(self, dataset_arn: str) -> None:
+        with self._lock:
+            dataset = self._settled(dataset_arn)
+            if dataset.busy:
+                raise errors.in_use(f"The dataset is {dataset.status}; try again when it has finished.")
+            del self._datasets[dataset_arn]
+            project = self._projects.get(dataset.project_arn)
+            if project is not None:
+                project.datasets.pop(dataset.dataset_type, None)
+
+    def begin_outside_update(self, dataset_arn: str, seconds: float) -> None:
+        """UPDATE_IN_PROGRESS for `seconds` more simulated seconds, as if another client updated it."""
+        with self._lock:
+            self._settled(dataset_arn).extend(self.clock.now(), seconds)
+
+    def dataset(self, dataset_arn: str) -> Dataset:
+        """The dataset's current state (for tests and the offline stack)."""
+        with self._lock:
+            return self._settled(dataset_arn)
+
+    def _settled(self, arn: str) -> Dataset:
+        try:
+            dataset = self._datasets[arn]
+        except KeyError:
+            raise errors.not_found(f"The dataset {arn} does not exist.") from None
+        dataset.settle(self.clock.now())
+        return dataset
+
+    def _ready(self, arn: str) -> Dataset:
+        dataset = self._settled(arn)
+        if dataset.status == "CREATE_IN_PROGRESS":
+            raise CustomLabelsError("ResourceNotReadyException", "The dataset is still being created.")
+        return dataset
+
+
+custom_labels_backends: BackendDict[CustomLabelsBackend] = BackendDict(CustomLabelsBackend, "rekognition")
+
+
+def get_backend(account_id: str = "123456789012", region: str = "us-east-1") -> CustomLabelsBackend:
+    return custom_labels_backends[account_id][region]
+
+
+def configure(clock: Clock | None = None, timing: ServiceTiming | None = None) -> None:
+    """Set the clock and timing of every backend, now and after moto resets."""
+    if clock is not None:
+        DEFAULTS.clock = clock
+    if timing is not None:
+        DEFAULTS.timing = replace(timing)
+    for _, _, base in custom_labels_backends.iter_backends():
+        backend = cast(CustomLabelsBackend, base)
+        if clock is not None:
+            backend.clock = clock
+        if timing is not None:
+            backend.timing = replace(timing)

@@ -1,0 +1,182 @@
+"""`make demo`: the whole pipeline on the offline stack, from S3 drop to the SNS report.
+
+By default it creates the project `demo-project` with an (empty) TRAIN dataset and no
+TEST dataset (the pipeline creates it), drops the example manifests and one manifest
+under a project outside the allow-list, shows progress and prints what an SNS
+subscriber receives. Give manifest paths to drop your own files instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from offline.stack import OfflineConfig, OfflineStack
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "manifests"
+DEFAULT_DROPS = [
+    ("incoming/demo-project/train/pets-clean.jsonl", EXAMPLES / "pets-clean.jsonl"),
+    ("incoming/demo-project/test/pets-with-problems.jsonl", EXAMPLES / "pets-with-problems.jsonl"),
+    ("incoming/unknown-project/train/pets-clean.jsonl", EXAMPLES / "pets-clean.jsonl"),
+]
+SHOWN_STATES = {
+    "ResolveDataset": "looking up the dataset",
+    "WaitForCreation": "waiting for the new dataset",
+    "ApplyChunk": "sending chunk (UpdateDatasetEntries)",
+    "DescribeUpdate": "polling DescribeDataset",
+    "Report": "listing entries with errors, publishing the report",
+    "ReportRejected": "publishing the rejection",
+    "ReportFailure": "publishing the failure alert",
+    "ReportChunkFailure": "publishing the failure alert",
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__.splitlines()[0])
+    parser.add_argument("manifests", nargs="*", type=Path, help="manifest files to drop (default: the examples)")
+    parser.add_argument("--project", default="demo-project", help="project for the given manifests")
+    parser.add_argument("--dataset", choices=["train", "test"], default="train", help="dataset for the given manifests")
+    parser.add_argument("--json", action="store_true", help="print each SNS message as one JSON line on stdout")
+    parser.add_argument(
+        "--time-scale", type=float, default=0.02, help="real seconds per simulated second (default 0.02: 50x faster)"
+    )
+    parser.add_argument("--update-seconds", type=float, default=30.0, help="simulated duration of a dataset update")
+    parser.add_argument("--verbose", action="store_true", help="show the Lambda functions' own logs")
+    return parser.parse_args(argv)
+
+
+class ProgressPrinter:
+    """Tails the executions' histories and says what the pipeline is doing."""
+
+    def __init__(self, stack: OfflineStack, out: TextIO) -> None:
+        self.stack, self.out = stack, out
+        self.seen: dict[str, int] = {}
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ProgressPrinter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.poll()
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.2f}s] {text}", file=self.out, flush=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            self.poll()
+
+    def poll(self) -> None:
+        sfn = self.stack.client("stepfunctions")
+        for execution in sfn.list_executions(stateMachineArn=self.stack.state_machine_arn)["executions"]:
+            arn, name = execution["executionArn"], execution["name"]
+            events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            for event in events[self.seen.get(arn, 0) :]:
+                self._describe(name, event)
+            self.seen[arn] = len(events)
+
+    def _describe(self, name: str, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        short = name[:28]
+        if kind == "ExecutionStarted":
+            self.say(f"{short}: execution started")
+        elif kind.endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+            if state in SHOWN_STATES:
+                self.say(f"{short}: {SHOWN_STATES[state]}")
+        elif kind == "TaskSucceeded" and "describeDataset" in json.dumps(event.get("taskSucceededEventDetails", {})):
+            output = json.loads(event["taskSucceededEventDetails"].get("output", "{}"))
+            status = output.get("DatasetDescription", {}).get("Status")
+            if status:
+                self.say(f"{short}:   dataset status {status}")
+        elif kind in ("ExecutionSucceeded", "ExecutionFailed"):
+            self.say(f"{short}: execution {kind.removeprefix('Execution').upper()}")
+
+
+def print_report(message: dict[str, Any], out: TextIO) -> None:
+    report = json.loads(message["Message"])
+    attrs = {k: v["Value"] for k, v in message.get("MessageAttributes", {}).items()}
+    print("\n" + "=" * 78, file=out)
+    print(f"SNS message  subject={message.get('Subject')!r}  attributes={attrs}", file=out)
+    print(report["summary"], file=out)
+    counts = report["counts"]
+    print("  counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=out)
+    if report.get("rejection"):
+        print(f"  manifest rejected: {report['rejection']['code']}: {report['rejection']['message']}", file=out)
+    for item in report.get("rejectedLines", []):
+        print(f"  line {item['line']}: rejected before sending: {item['code']}: {item['message']}", file=out)
+    for item in report.get("supersededLines", []):
+        print(f"  line {item['line']}: superseded by line {item['supersededBy']} ({item['sourceRef']})", file=out)
+    for item in report.get("entryErrors", []):
+        print(f"  {item['sourceRef']} [{item['location']}]: {item['code']}: {item['message']}", file=out)
+    if report.get("failure"):
+        print(f"  failure: {json.dumps(report['failure'])}", file=out)
+    print(f"  full report: {report['reportUri']}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    human = sys.stderr if args.json else sys.stdout
+    drops = DEFAULT_DROPS
+    if args.manifests:
+        missing = [str(p) for p in args.manifests if not p.is_file()]
+        if missing:
+            print(f"no such manifest file: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        drops = [(f"incoming/{args.project}/{args.dataset}/{p.name}", p) for p in args.manifests]
+    config = OfflineConfig(
+        time_scale=args.time_scale,
+        update_seconds=args.update_seconds,
+        log_level="INFO" if args.verbose else "WARNING",
+        projects={
+            "demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True},
+            **(
+                {args.project: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
+                if args.manifests
+                else {}
+            ),
+        },
+    )
+    with OfflineStack(config) as stack:
+        print(
+            f"Offline stack up: bucket {config.bucket}, state machine {stack.state_machine_arn.split(':')[-1]}, "
+            f"1 simulated second = {config.time_scale * 1000:g} ms, dataset updates take {config.update_seconds:g} s",
+            file=human,
+        )
+        stack.create_project("demo-project", ["TRAIN"])
+        if args.manifests and args.project != "demo-project":
+            stack.create_project(args.project)
+        print(
+            "Created project demo-project with an empty TRAIN dataset (TEST will be created by the pipeline)",
+            file=human,
+        )
+        with ProgressPrinter(stack, human) as progress:
+            for key, path in drops:
+                progress.say(f"drop s3://{config.bucket}/{key}")
+                stack.drop(key, path)
+            stack.wait_until_idle(timeout=600)
+        messages = stack.messages()
+        for message in messages:
+            if args.json:
+                print(json.dumps(message, separators=(",", ":")), flush=True)
+            else:
+                print_report(message, human)
+        crashed = stack.runtime.errors(source="async")
+        for invocation in crashed:
+            print(f"plan step failed: {invocation.error}", file=sys.stderr)
+        print(f"\n{len(messages)} SNS message(s) for {len(drops)} manifest(s).", file=human)
+        return 1 if crashed or len(messages) != len(drops) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The offline stack: the pipeline's resources, deployed into moto, running the real code.
+
+Same handlers, same definition file, same substitutions and environment variables as
+the CDK stack (infra/); only the endpoint differs. Used by the tests and the demo.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from infra.function_specs import APPLY, PLAN, REPORT, RESOLVE, TASK_FUNCTIONS, EnvValues, FunctionSpec, environment
+from labelsync import settings as env_names
+from offline import custom_labels, engine
+from offline.clock import ScaledClock
+from offline.lambda_runtime import InProcessLambdaRuntime
+from statemachine.definition import APPLY_CHUNK_FUNCTION, REPORT_FUNCTION, RESOLVE_DATASET_FUNCTION, render
+
+ACCOUNT = "123456789012"
+DEMO_PROJECTS: dict[str, Any] = {"demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
+
+
+@dataclass
+class OfflineConfig:
+    region: str = "us-east-1"
+    bucket: str = "labelsync-offline"
+    projects: Mapping[str, Any] = field(default_factory=lambda: dict(DEMO_PROJECTS))
+    time_scale: float = 0.001  # real seconds per simulated second
+    create_seconds: float = 5.0  # simulated
+    update_seconds: float = 30.0  # simulated
+    chunk_limit_bytes: int = env_names.DEFAULT_CHUNK_LIMIT
+    poll_initial_seconds: int = 5
+    poll_max_seconds: int = 60
+    poll_timeout_seconds: int = 3600
+    report_max_errors: int = 100
+    log_level: str = "WARNING"
+
+
+class OfflineStack:
+    def __init__(self, config: OfflineConfig | None = None) -> None:
+        self.config = config or OfflineConfig()
+        self.clock = ScaledClock(self.config.time_scale)
+        self.runtime = InProcessLambdaRuntime(
+            base_env={
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            }
+        )
+        self._mock: Any = None
+        self._messages: list[dict[str, Any]] = []
+        self.functions: dict[str, str] = {}
+        self.state_machine_arn = ""
+        self.topic_arn = ""
+        self.queue_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> OfflineStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> OfflineStack:
+        from moto import mock_aws
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        engine.install(self.clock)
+        custom_labels.install()
+        custom_labels.configure(
+            clock=self.clock,
+            timing=custom_labels.ServiceTiming(
+                create_seconds=self.config.create_seconds, update_seconds=self.config.update_seconds
+            ),
+        )
+        self.runtime.install()
+        self._deploy()
+        return self
+
+    def stop(self) -> None:
+        self.runtime.uninstall()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.config.region)
+
+    @property
+    def service(self) -> custom_labels.CustomLabelsBackend:
+        """The local Rekognition Custom Labels backend (for fault injection and inspection)."""
+        return custom_labels.get_backend(ACCOUNT, self.config.region)
+
+    # -- deployment (mirrors infra/) ------------------------------------------------------------
+    def _deploy(self) -> None:
+        cfg = self.config
+        iam = self.client("iam")
+        role = iam.create_role(RoleName="labelsync-offline", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=cfg.bucket)
+        s3.put_bucket_versioning(Bucket=cfg.bucket, VersioningConfiguration={"Status": "Enabled"})
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self.topic_arn = sns.create_topic(Name="labelsync-reports")["TopicArn"]
+        self.queue_url = sqs.create_queue(QueueName="labelsync-subscriber")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+        values = self._env_values()
+        for spec in TASK_FUNCTIONS:
+            self.functions[spec.name] = self._create_function(spec, values, role)
+        definition = render(
+            {
+                RESOLVE_DATASET_FUNCTION: self.functions[RESOLVE.name],
+                APPLY_CHUNK_FUNCTION: self.functions[APPLY.name],
+                REPORT_FUNCTION: self.functions[REPORT.name],
+            }
+        )
+        self.state_machine_arn = self.client("stepfunctions").create_state_machine(
+            name="labelsync-pipeline", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+        values = replace(values, state_machine_arn=self.state_machine_arn)
+        self.functions[PLAN.name] = self._create_function(PLAN, values, role)
+        s3.put_bucket_notification_configuration(
+            Bucket=cfg.bucket,
+            NotificationConfiguration={
+                "LambdaFunctionConfigurations": [
+                    {
+                        "LambdaFunctionArn": self.functions[PLAN.name],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": env_names.DEFAULT_INCOMING_PREFIX}]}
+                        },
+                    }
+                ]
+            },
+        )
+
+    def _env_values(self) -> EnvValues:
+        cfg = self.config
+        return EnvValues(
+            bucket=cfg.bucket,
+            topic_arn=self.topic_arn,
+            projects_json=json.dumps(cfg.projects),
+            chunk_limit_bytes=cfg.chunk_limit_bytes,
+            incoming_prefix=env_names.DEFAULT_INCOMING_PREFIX,
+            work_prefix=env_names.DEFAULT_WORK_PREFIX,
+            poll_initial_seconds=cfg.poll_initial_seconds,
+            poll_max_seconds=cfg.poll_max_seconds,
+            poll_timeout_seconds=cfg.poll_timeout_seconds,
+            report_max_errors=cfg.report_max_errors,
+        )
+
+    def _create_function(self, spec: FunctionSpec, values: EnvValues, role: str) -> str:
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:  # moto wants a package; the code runs from lambdas/
+            zf.writestr("README.txt", "offline stack: the handler runs in-process from lambdas/")
+        response = self.client("lambda").create_function(
+            FunctionName=f"labelsync-{spec.name}",
+            Runtime="python3.12",
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": archive.getvalue()},
+            MemorySize=spec.memory_mb,
+            Timeout=spec.timeout_seconds,
+            Architectures=["arm64"],
+            Environment={"Variables": environment(spec, values, log_level=self.config.log_level)},
+        )
+        return str(response["FunctionArn"])
+
+    # -- using it ---------------------------------------------------------------------------------
+    def create_project(self, name: str, dataset_types: Iterable[str] = ()) -> str:
+        rek = self.client("rekognition")
+        project_arn = str(rek.create_project(ProjectName=name)["ProjectArn"])
+        for dataset_type in dataset_types:
+            rek.create_dataset(ProjectArn=project_arn, DatasetType=dataset_type)
+        return project_arn
+
+    def wait_for_dataset(self, dataset_arn: str, timeout: float = 30.0) -> str:
+        """Wait until the dataset is neither being created nor updated; return its status."""
+        rek = self.client("rekognition")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = str(rek.describe_dataset(DatasetArn=dataset_arn)["DatasetDescription"]["Status"])
+            if not status.endswith("_IN_PROGRESS"):
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dataset_arn} still {status} after {timeout} s")
+            time.sleep(0.005)
+
+    def drop(self, key: str, body: bytes | Path) -> dict[str, Any]:
+        """Put an object into the pipeline bucket, as a labeling job would."""
+        data = body.read_bytes() if isinstance(body, Path) else body
+        response: dict[str, Any] = self.client("s3").put_object(Bucket=self.config.bucket, Key=key, Body=data)
+        return response
+
+    def executions(self) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        listed = sfn.list_executions(stateMachineArn=self.state_machine_arn, maxResults=1000)["executions"]
+        return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
+    def wait_until_idle(self, timeout: float = 120.0) -> list[dict[str, Any]]:
+        """Wait for S3-triggered planning and every execution to finish; return the executions."""
+        deadline = time.monotonic() + timeout
+        self.runtime.wait_async_idle(timeout)
+        while True:
+            executions = self.executions()
+            if all(e["status"] != "RUNNING" for e in executions):
+                return executions
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"executions still running after {timeout} s")
+            time.sleep(0.02)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every SNS message the subscriber queue received so far, as SNS delivers it (envelope parsed)."""
+        sqs = self.client("sqs")
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                self._messages.append(envelope)
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._messages)
+
+    def reports(self) -> list[dict[str, Any]]:
+        """The report documents carried by the SNS messages."""
+        return [json.loads(m["Message"]) for m in self.messages()]

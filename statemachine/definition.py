@@ -1,0 +1,43 @@
+"""The pipeline's state machine definition file and the one way its placeholders are filled.
+
+CDK passes the same keys as DefinitionSubstitutions (CloudFormation fills them);
+the offline stack calls `render`. Both read `PLACEHOLDERS`, so a key cannot be
+forgotten on one side only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+DEFINITION_PATH = Path(__file__).with_name("pipeline.asl.json")
+
+RESOLVE_DATASET_FUNCTION = "ResolveDatasetFunctionArn"
+APPLY_CHUNK_FUNCTION = "ApplyChunkFunctionArn"
+REPORT_FUNCTION = "ReportFunctionArn"
+PLACEHOLDERS: tuple[str, ...] = (RESOLVE_DATASET_FUNCTION, APPLY_CHUNK_FUNCTION, REPORT_FUNCTION)
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def definition_text() -> str:
+    return DEFINITION_PATH.read_text(encoding="utf-8")
+
+
+def placeholders_in(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def render(substitutions: Mapping[str, str], text: str | None = None) -> str:
+    """Fill every `${Key}`; refuse unknown or missing keys so a typo fails at deploy, not mid-run."""
+    text = definition_text() if text is None else text
+    found = placeholders_in(text)
+    missing = found - set(substitutions)
+    extra = set(substitutions) - found
+    if missing or extra:
+        raise ValueError(f"definition placeholders mismatch: missing={sorted(missing)} unknown={sorted(extra)}")
+    rendered = _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], text)
+    json.loads(rendered)  # a substitution must not break the JSON
+    return rendered

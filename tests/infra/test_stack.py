@@ -1,0 +1,510 @@
+"""Template tests for the CDK stack: synthesized once per module, offline (no credentials, no Docker)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import cfnlint.api
+import pytest
+from aws_cdk.assertions import Annotations, Match, Template
+
+from infra.config import ConfigError, PipelineConfig
+from infra.stack import LabelSyncStack
+from labelsync.settings import (
+    ENV_BUCKET,
+    ENV_CHUNK_LIMIT,
+    ENV_INCOMING_PREFIX,
+    ENV_POLL_INITIAL,
+    ENV_POLL_MAX,
+    ENV_POLL_TIMEOUT,
+    ENV_PROJECTS,
+    ENV_REPORT_MAX_ERRORS,
+    ENV_STATE_MACHINE_ARN,
+    ENV_TOPIC_ARN,
+    ENV_WORK_PREFIX,
+    parse_projects,
+)
+from statemachine.definition import (
+    APPLY_CHUNK_FUNCTION,
+    PLACEHOLDERS,
+    REPORT_FUNCTION,
+    RESOLVE_DATASET_FUNCTION,
+    definition_text,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "demo-project"
+PROJECTS = {PROJECT: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
+
+HANDLERS = {
+    "plan": "labelsync.handlers.plan_manifest.handler",
+    "resolve": "labelsync.handlers.resolve_dataset.handler",
+    "apply": "labelsync.handlers.apply_chunk.handler",
+    "report": "labelsync.handlers.report_run.handler",
+}
+POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+PIPELINE_ENV = {
+    "plan": {
+        ENV_BUCKET,
+        ENV_STATE_MACHINE_ARN,
+        ENV_PROJECTS,
+        ENV_CHUNK_LIMIT,
+        ENV_INCOMING_PREFIX,
+        ENV_WORK_PREFIX,
+        ENV_POLL_INITIAL,
+        ENV_POLL_MAX,
+        ENV_POLL_TIMEOUT,
+    },
+    "resolve": {ENV_PROJECTS},
+    "apply": {ENV_BUCKET, ENV_WORK_PREFIX},
+    "report": {ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS},
+}
+SIZES = {"plan": (1024, 900), "resolve": (256, 60), "apply": (512, 300), "report": (512, 300)}
+
+# Actions that accept no resource ARN (or whose resource is not knowable here): the only ones allowed on "*".
+STAR_ACTIONS = {
+    "rekognition:DescribeProjects",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+ARN_HEAD = "arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:project/"
+DATASETS = f"{ARN_HEAD}{PROJECT}/dataset/*"
+PROJECTS_ARN = f"{ARN_HEAD}{PROJECT}/*"
+
+# cfn-lint 1.58's ASL schema omits InputPath/OutputPath on Succeed states, which the States Language
+# allows (statelint accepts them); drop this entry once the definition no longer uses one.
+
+
+def cdk_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context (defaults and feature flags), as `cdk synth` would pass it."""
+    context = dict(json.loads((ROOT / "cdk.json").read_text())["context"])
+    context.update(overrides)
+    return context
+
+
+def synthesize(**overrides: Any) -> LabelSyncStack:
+    app = cdk.App(context=cdk_context(**overrides))
+    return LabelSyncStack(app, "LabelSyncStack", stack_name="CustomLabelsSync")
+
+
+class Synth:
+    """The template plus lookups by role, so IAM assertions read as 'the apply role may ...'."""
+
+    def __init__(self, stack: LabelSyncStack) -> None:
+        self.stack = stack
+        self.template = Template.from_stack(stack)
+        self.json: dict[str, Any] = dict(self.template.to_json())
+        self.resources: dict[str, Any] = self.json["Resources"]
+        self.functions = {name: self._function_id(handler) for name, handler in HANDLERS.items()}  # name -> logical id
+        self.state_machine = self._only("AWS::StepFunctions::StateMachine")
+        self.bucket = self._only("AWS::S3::Bucket")
+        self.topic = self._only("AWS::SNS::Topic")
+        self.roles = {name: self.props(fid)["Role"]["Fn::GetAtt"][0] for name, fid in self.functions.items()}
+        self.roles["statemachine"] = self.props(self.state_machine)["RoleArn"]["Fn::GetAtt"][0]
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resources[logical_id].get("Properties", {}))
+
+    def of_type(self, cfn_type: str) -> dict[str, Any]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
+
+    def _only(self, cfn_type: str) -> str:
+        (logical_id,) = self.of_type(cfn_type)
+        return logical_id
+
+    def _function_id(self, handler: str) -> str:
+        (logical_id,) = [
+            k for k, v in self.of_type("AWS::Lambda::Function").items() if v["Properties"]["Handler"] == handler
+        ]
+        return logical_id
+
+    def statements(self, role_id: str) -> Iterator[dict[str, Any]]:
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in policy["Properties"]["Roles"]:
+                yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+    def grants(self, role: str) -> set[tuple[str, str]]:
+        """Every (action, resource) pair the role is allowed, resources rendered as text."""
+        pairs = set()
+        for statement in self.statements(self.roles[role]):
+            assert statement["Effect"] == "Allow"
+            for action in _list(statement["Action"]):
+                for resource in _list(statement["Resource"]):
+                    pairs.add((action, render(resource)))
+        return pairs
+
+    def all_statements(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for policy in self.of_type("AWS::IAM::Policy").values():
+            for role in policy["Properties"]["Roles"]:
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    yield role["Ref"], statement
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def render(value: Any) -> str:
+    """CloudFormation intrinsics as readable text: Ref X -> ${X}, GetAtt X.Y -> ${X.Y}, Join concatenated."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render(part) for part in parts)
+    raise AssertionError(f"unexpected intrinsic {value}")
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synth:
+    return Synth(synthesize(projects=PROJECTS))
+
+
+# --- storage -------------------------------------------------------------------------------------------
+
+
+def test_bucket_is_private_encrypted_versioned_and_retained(synth: Synth) -> None:
+    synth.template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": Match.object_like(
+                {
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    },
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                }
+            ),
+        },
+    )
+
+
+def test_bucket_policy_denies_plain_http(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": synth.bucket},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Principal": {"AWS": "*"},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_run_files_and_their_old_versions_expire(synth: Synth) -> None:
+    rules = synth.props(synth.bucket)["LifecycleConfiguration"]["Rules"]
+    (work,) = [rule for rule in rules if rule.get("Prefix") == "runs/"]
+    assert work["Status"] == "Enabled"
+    assert work["ExpirationInDays"] == 30
+    assert work["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    # Nothing expires manifests under incoming/.
+    assert all(rule.get("Prefix") == "runs/" or "ExpirationInDays" not in rule for rule in rules)
+
+
+def test_new_objects_under_incoming_prefix_trigger_the_plan_function(synth: Synth) -> None:
+    (notifications,) = synth.of_type("Custom::S3BucketNotifications").values()
+    config = notifications["Properties"]["NotificationConfiguration"]
+    assert set(config) == {"LambdaFunctionConfigurations"}
+    (target,) = config["LambdaFunctionConfigurations"]
+    assert target["Events"] == ["s3:ObjectCreated:*"]
+    assert target["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}}
+    assert target["LambdaFunctionArn"] == {"Fn::GetAtt": [synth.functions["plan"], "Arn"]}
+    synth.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "Principal": "s3.amazonaws.com",
+            "FunctionName": {"Fn::GetAtt": [synth.functions["plan"], "Arn"]},
+            "SourceArn": {"Fn::GetAtt": [synth.bucket, "Arn"]},
+        },
+    )
+
+
+# --- topic ---------------------------------------------------------------------------------------------
+
+
+def test_report_topic_requires_tls(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [{"Ref": synth.topic}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            },
+        },
+    )
+
+
+# --- functions -----------------------------------------------------------------------------------------
+
+
+def test_four_pipeline_functions_share_runtime_architecture_code_and_layer(synth: Synth) -> None:
+    props = {name: synth.props(fid) for name, fid in synth.functions.items()}
+    for name, p in props.items():
+        assert p["Runtime"] == "python3.14", name
+        assert p["Architectures"] == ["arm64"], name
+        assert p["TracingConfig"] == {"Mode": "Active"}, name
+        assert (p["MemorySize"], p["Timeout"]) == SIZES[name], name
+        assert "EphemeralStorage" not in p, name
+        assert len(p["Layers"]) == 1, name
+    assert len({json.dumps(p["Code"], sort_keys=True) for p in props.values()}) == 1, "one code asset"
+    assert len({json.dumps(p["Layers"], sort_keys=True) for p in props.values()}) == 1, "one layer"
+    layer_param = props["plan"]["Layers"][0]["Ref"]
+    assert synth.json["Parameters"][layer_param] == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
+    }
+
+
+def test_each_function_gets_exactly_its_environment(synth: Synth) -> None:
+    for name, fid in synth.functions.items():
+        env = synth.props(fid)["Environment"]["Variables"]
+        assert set(env) == POWERTOOLS_ENV | PIPELINE_ENV[name], name
+        assert env["POWERTOOLS_SERVICE_NAME"] == "labelsync"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "LabelSync"
+        assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+        if ENV_PROJECTS in env:
+            assert set(parse_projects(env[ENV_PROJECTS])) == {PROJECT}
+        if ENV_BUCKET in env:
+            assert env[ENV_BUCKET] == {"Ref": synth.bucket}
+        if ENV_WORK_PREFIX in env:
+            assert env[ENV_WORK_PREFIX] == "runs/"
+    plan = synth.props(synth.functions["plan"])["Environment"]["Variables"]
+    assert plan[ENV_STATE_MACHINE_ARN] == {"Ref": synth.state_machine}
+    assert plan[ENV_INCOMING_PREFIX] == "incoming/"
+    assert plan[ENV_CHUNK_LIMIT] == "5242880"
+    assert (plan[ENV_POLL_INITIAL], plan[ENV_POLL_MAX], plan[ENV_POLL_TIMEOUT]) == ("5", "60", "3600")
+    report = synth.props(synth.functions["report"])["Environment"]["Variables"]
+    assert report[ENV_TOPIC_ARN] == {"Ref": synth.topic}
+    assert report[ENV_REPORT_MAX_ERRORS] == "100"
+
+
+def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synth) -> None:
+    log_groups = set()
+    for name, fid in synth.functions.items():
+        props = synth.props(fid)
+        log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        log_groups.add(log_group)
+        assert synth.props(log_group)["RetentionInDays"] > 0, name
+        assert "ManagedPolicyArns" not in synth.props(synth.roles[name]), name
+    assert len(log_groups) == 4
+    assert len({synth.roles[name] for name in HANDLERS}) == 4
+
+
+# --- state machine -------------------------------------------------------------------------------------
+
+
+def test_state_machine_runs_the_checked_in_definition(synth: Synth) -> None:
+    props = synth.props(synth.state_machine)
+    assert props["StateMachineType"] == "STANDARD"
+    assert json.loads(props["DefinitionString"]) == json.loads(definition_text())
+    substitutions = props["DefinitionSubstitutions"]
+    assert set(substitutions) == set(PLACEHOLDERS)
+    assert substitutions == {
+        RESOLVE_DATASET_FUNCTION: {"Fn::GetAtt": [synth.functions["resolve"], "Arn"]},
+        APPLY_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["apply"], "Arn"]},
+        REPORT_FUNCTION: {"Fn::GetAtt": [synth.functions["report"], "Arn"]},
+    }
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    log_group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synth.props(log_group)["RetentionInDays"] > 0
+
+
+def test_plan_function_starts_the_state_machine_but_is_not_a_task_in_it(synth: Synth) -> None:
+    plan_arn = {"Fn::GetAtt": [synth.functions["plan"], "Arn"]}
+    assert plan_arn not in synth.props(synth.state_machine)["DefinitionSubstitutions"].values()
+    assert ("lambda:InvokeFunction", "${" + synth.functions["plan"] + ".Arn}") not in synth.grants("statemachine")
+
+
+def test_outputs(synth: Synth) -> None:
+    synth.template.has_output("BucketName", {"Value": {"Ref": synth.bucket}})
+    synth.template.has_output("ReportTopicArn", {"Value": {"Ref": synth.topic}})
+    synth.template.has_output("StateMachineArn", {"Value": {"Ref": synth.state_machine}})
+    synth.template.has_output("IncomingPrefix", {"Value": "incoming/"})
+
+
+# --- IAM -----------------------------------------------------------------------------------------------
+
+
+def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
+    fn = synth.functions
+    bucket = "${" + synth.bucket + ".Arn}"
+    logs = {name: "${" + synth.props(fid)["LoggingConfig"]["LogGroup"]["Ref"] + ".Arn}" for name, fid in fn.items()}
+    lambda_basics = {
+        name: {
+            ("logs:CreateLogStream", logs[name]),
+            ("logs:PutLogEvents", logs[name]),
+            ("xray:PutTraceSegments", "*"),
+            ("xray:PutTelemetryRecords", "*"),
+        }
+        for name in fn
+    }
+    executions = (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + synth.state_machine + ".Name}:*"
+    )
+    expected = {
+        "plan": {
+            ("s3:GetObject", f"{bucket}/incoming/*"),
+            ("s3:GetObjectVersion", f"{bucket}/incoming/*"),
+            ("s3:PutObject", f"{bucket}/runs/*"),
+            ("states:StartExecution", "${" + synth.state_machine + "}"),
+            ("states:DescribeExecution", executions),
+        },
+        "resolve": {
+            ("rekognition:DescribeProjects", "*"),
+            ("rekognition:CreateDataset", PROJECTS_ARN),
+            ("rekognition:DescribeDataset", DATASETS),
+        },
+        "apply": {
+            ("s3:GetObject", f"{bucket}/runs/*"),
+            ("rekognition:UpdateDatasetEntries", DATASETS),
+        },
+        "report": {
+            ("s3:GetObject", f"{bucket}/runs/*"),
+            ("s3:PutObject", f"{bucket}/runs/*"),
+            ("rekognition:ListDatasetEntries", DATASETS),
+            ("sns:Publish", "${" + synth.topic + "}"),
+        },
+    }
+    for name in fn:
+        assert synth.grants(name) == expected[name] | lambda_basics[name], name
+
+    machine = synth.grants("statemachine")
+    invoked = {resource for action, resource in machine if action == "lambda:InvokeFunction"}
+    assert invoked == {"${" + fn[name] + ".Arn}" for name in ("resolve", "apply", "report")}
+    assert {pair for pair in machine if pair[0].startswith("rekognition:")} == {
+        ("rekognition:DescribeDataset", DATASETS)
+    }
+    others = {pair for pair in machine if pair[0] != "lambda:InvokeFunction" and not pair[0].startswith("rekognition:")}
+    assert all(resource == "*" and action in STAR_ACTIONS for action, resource in others), others
+
+
+def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth) -> None:
+    for role, statement in synth.all_statements():
+        if "*" in _list(statement["Resource"]):
+            assert set(_list(statement["Action"])) <= STAR_ACTIONS, (role, statement)
+        for action in _list(statement["Action"]):
+            assert "*" not in action, (role, statement)
+
+
+@pytest.mark.parametrize(
+    ("action", "roles"),
+    [
+        ("rekognition:UpdateDatasetEntries", {"apply"}),
+        ("rekognition:ListDatasetEntries", {"report"}),
+        # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's.
+        ("rekognition:DescribeDataset", {"statemachine", "resolve"}),
+        ("rekognition:CreateDataset", {"resolve"}),
+        ("sns:Publish", {"report"}),
+        ("states:StartExecution", {"plan"}),
+    ],
+)
+def test_sensitive_actions_only_in_their_roles(synth: Synth, action: str, roles: set[str]) -> None:
+    by_id = {role_id: name for name, role_id in synth.roles.items()}
+    holders = {
+        by_id.get(role_id, role_id)
+        for role_id, statement in synth.all_statements()
+        if action in _list(statement["Action"])
+    }
+    assert holders == roles
+
+
+# --- lint and variants ---------------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_nothing(synth: Synth) -> None:
+    matches = cfnlint.api.lint(
+        json.dumps(synth.json),
+        config=cfnlint.api.ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]),
+    )
+    found = [f"{m.rule.id} {m.path_string}: {m.message}" for m in matches]
+    assert found == []
+
+
+def test_empty_projects_synthesizes_without_rekognition_dataset_permissions() -> None:
+    stack = synthesize(projects={})
+    empty = Synth(stack)
+    for role, statement in empty.all_statements():
+        assert not any(a.startswith("rekognition:") for a in _list(statement["Action"])), (role, statement)
+    Annotations.from_stack(stack).has_warning("/LabelSyncStack", Match.string_like_regexp("No project is configured"))
+    assert json.loads(empty.props(empty.functions["plan"])["Environment"]["Variables"][ENV_PROJECTS]) == {}
+
+
+# --- config (no synth) ---------------------------------------------------------------------------------
+
+
+def test_config_accepts_projects_as_json_text_and_numbers_as_strings() -> None:
+    config = PipelineConfig.from_mapping(
+        {"projects": json.dumps(PROJECTS), "chunkLimitBytes": "1000", "workPrefix": "work", "incomingPrefix": None}
+    )
+    assert set(config.projects) == {PROJECT}
+    assert config.chunk_limit_bytes == 1000
+    assert config.work_prefix == "work/"
+    assert config.incoming_prefix == "incoming/"
+    assert parse_projects(config.projects_json())[PROJECT].dataset_types == frozenset({"TRAIN", "TEST"})
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"projects": "{not json"}, "projects"),
+        ({"projects": {"p": {"datasetTypes": ["VALIDATION"]}}}, "projects"),
+        ({"projects": {"bad name*": {}}}, "projects"),
+        ({"projects": ["p"]}, "projects"),
+        ({"chunkLimitBytes": 0}, "chunkLimitBytes"),
+        ({"chunkLimitBytes": 5_242_881}, "chunkLimitBytes"),
+        ({"pollInitialSeconds": "soon"}, "pollInitialSeconds"),
+        ({"pollMaxSeconds": 1, "pollInitialSeconds": 5}, "pollMaxSeconds"),
+        ({"reportMaxErrors": True}, "reportMaxErrors"),
+        ({"incomingPrefix": ""}, "incomingPrefix"),
+        ({"workPrefix": "incoming/runs/"}, "workPrefix"),
+        ({"workRetentionDays": 0}, "workRetentionDays"),
+        ({"powertoolsVersion": "3"}, "powertoolsVersion"),
+    ],
+)
+def test_config_errors_name_the_key(values: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        PipelineConfig.from_mapping(values)

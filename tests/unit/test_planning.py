@@ -1,0 +1,81 @@
+import io
+import json
+from collections.abc import Callable
+from typing import BinaryIO
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labelsync.domain.planning import PLAN_READY, PLAN_REJECTED, plan_manifest
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write_chunk(self, index: int, data: bytes) -> str:
+        self.chunks.append(data)
+        return f"c{index}"
+
+
+def opener(data: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(data)
+
+
+def line(ref: str, **extra: object) -> bytes:
+    return json.dumps({"source-ref": ref, **extra}).encode()
+
+
+def test_last_line_per_source_ref_wins_and_order_is_kept() -> None:
+    data = b"\n".join([line("s3://b/1", v=1), line("s3://b/2"), line("s3://b/1", v=2), b"", line("s3://b/3")]) + b"\n"
+    sink = MemorySink()
+    plan = plan_manifest(opener(data), chunk_limit=1000, sink=sink)
+    assert plan.status == PLAN_READY
+    body = b"".join(sink.chunks)
+    assert body == b"\n".join([line("s3://b/2"), line("s3://b/1", v=2), line("s3://b/3")]) + b"\n"
+    assert [(s.line, s.by_line) for s in plan.superseded] == [(1, 3)]
+    counts = plan.counts
+    assert (counts.lines_read, counts.blank, counts.accepted, counts.superseded, counts.rejected) == (5, 1, 3, 1, 0)
+    assert plan.source_refs == ["s3://b/2", "s3://b/1", "s3://b/3"]
+
+
+def test_empty_manifest_is_refused_with_a_reason() -> None:
+    plan = plan_manifest(opener(b"\n\n"), chunk_limit=1000, sink=MemorySink())
+    assert plan.status == PLAN_REJECTED and plan.reason and plan.reason[0] == "ERROR_EMPTY_MANIFEST"
+
+
+def test_more_than_20_percent_invalid_sends_nothing() -> None:
+    good = [line(f"s3://b/{i}") for i in range(3)]
+    data = b"\n".join([*good, b"not json"]) + b"\n"  # 25% invalid
+    sink = MemorySink()
+    plan = plan_manifest(opener(data), chunk_limit=1000, sink=sink)
+    assert plan.status == PLAN_REJECTED and plan.reason and plan.reason[0] == "ERROR_TOO_MANY_RECORDS_IN_ERROR"
+    assert sink.chunks == [] and plan.counts.rejected == 1
+
+
+def test_exactly_20_percent_invalid_still_goes() -> None:
+    data = b"\n".join([*(line(f"s3://b/{i}") for i in range(4)), b"{"]) + b"\n"
+    plan = plan_manifest(opener(data), chunk_limit=1000, sink=MemorySink())
+    assert plan.status == PLAN_READY and plan.counts.rejected == 1 and plan.rejections[0].line == 5
+
+
+refs = st.sampled_from([f"s3://bucket/img-{i}.jpg" for i in range(12)])
+good_line = st.builds(lambda r, n: line(r, n=n), refs, st.integers(0, 10**6))
+any_line = st.one_of(good_line, st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), st.just(b""))
+
+
+@settings(max_examples=200)
+@given(st.lists(any_line, max_size=40), st.integers(60, 400))
+def test_every_line_is_classified_exactly_once(lines: list[bytes], limit: int) -> None:
+    data = b"\n".join(lines) + (b"\n" if lines else b"")
+    sink = MemorySink()
+    plan = plan_manifest(opener(data), chunk_limit=limit, sink=sink)
+    c = plan.counts
+    assert c.lines_read == c.blank + c.rejected + c.superseded + c.accepted
+    if plan.status == PLAN_READY:
+        sent = [json.loads(x) for chunk in sink.chunks for x in chunk.splitlines()]
+        assert [d["source-ref"] for d in sent] == plan.source_refs
+        assert len(set(plan.source_refs)) == len(plan.source_refs) == c.accepted
+        assert all(len(chunk) < limit for chunk in sink.chunks)
+    else:
+        assert sink.chunks == [] and plan.reason is not None
