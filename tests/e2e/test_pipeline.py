@@ -4,11 +4,12 @@ Every test drives the real handlers and statemachine/pipeline.asl.json; the only
 parts are the AWS endpoints (moto, and the local Custom Labels service).
 """
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
 
-from offline.stack import OfflineStack
+from offline.stack import OfflineConfig, OfflineStack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
 CLEAN = EXAMPLES / "pets-clean.jsonl"
@@ -207,3 +208,38 @@ def _redeploy_plan_env(stack: OfflineStack, **env: str) -> None:
     name = stack.functions["PlanManifest"]
     current = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
     lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**current, **env}})
+
+
+def test_gzipped_manifest_is_read_and_a_corrupt_one_is_rejected(stack: OfflineStack) -> None:
+    stack.drop("incoming/demo-project/train/pets.jsonl.gz", gzip.compress(CLEAN.read_bytes()))
+    stack.wait_until_idle()
+    stack.drop("incoming/demo-project/train/broken.jsonl.gz", gzip.compress(CLEAN.read_bytes())[:-20])
+    executions = stack.wait_until_idle()
+    assert sorted(e["status"] for e in executions) == ["FAILED", "SUCCEEDED"]
+    good, bad = stack.reports()
+    assert good["outcome"] == "SUCCEEDED" and good["counts"]["accepted"] == 6
+    assert bad["outcome"] == "REJECTED" and bad["rejection"]["code"] == "ERROR_UNREADABLE_MANIFEST"
+
+
+def test_update_that_outlasts_the_poll_timeout_fails_with_an_alert() -> None:
+    config = OfflineConfig(time_scale=0.001, update_seconds=10_000, poll_timeout_seconds=120)
+    with OfflineStack(config) as stack:
+        stack.create_project("demo-project", ["TRAIN"])
+        stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
+        (execution,) = stack.wait_until_idle()
+        assert execution["status"] == "FAILED" and execution["error"] == "ChunkFailed"
+        report = only_report(stack)
+        assert report["failure"]["error"] == "DatasetUpdateTimedOut" and report["failure"]["chunk"] == 0
+        # Capped doubling from 5 s: 5+10+20+40+60 = 135 s >= 120 s after 5 waits.
+        describes = [c for c in stack.service.calls if c.operation == "DescribeDataset"]
+        assert len(describes) == 5
+
+
+def test_missing_project_fails_with_an_alert() -> None:
+    with OfflineStack(OfflineConfig(time_scale=0.001)) as stack:  # demo-project allowed but never created
+        stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
+        (execution,) = stack.wait_until_idle()
+        assert execution["status"] == "FAILED" and execution["error"] == "ProjectNotFoundError"
+        report = only_report(stack)
+        assert report["outcome"] == "FAILED" and report["failure"]["stage"] == "resolve-dataset"
+        assert "demo-project" in report["failure"]["cause"]

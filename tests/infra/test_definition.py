@@ -1,0 +1,62 @@
+"""The definition file: valid ASL, placeholders as the stacks fill them, error names that exist."""
+
+import inspect
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from labelsync.domain import errors
+from statemachine.definition import DEFINITION_PATH, PLACEHOLDERS, definition_text, placeholders_in, render
+
+RENDERED = {key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}" for key in PLACEHOLDERS}
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_placeholders_are_exactly_the_ones_the_stacks_fill() -> None:
+    assert placeholders_in(definition_text()) == set(PLACEHOLDERS)
+
+
+def test_statelint_finds_nothing(tmp_path: Path) -> None:
+    rendered = tmp_path / "pipeline.json"
+    rendered.write_text(render(RENDERED))
+    statelint = Path(sys.executable).with_name("statelint")
+    result = subprocess.run([str(statelint), str(rendered)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_retry_and_catch_names_are_raised_somewhere() -> None:
+    """A Retry on a name nothing raises never fires: every custom name must be a pipeline error class."""
+    ours = {name for name, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, Exception)}
+    definition = json.loads(render(RENDERED))
+    names = {
+        name
+        for node in _walk(definition)
+        for rule in node.get("Retry", []) + node.get("Catch", [])
+        for name in rule["ErrorEquals"]
+    }
+    foreign = {n for n in names if n.startswith(("States.", "Lambda.", "Rekognition."))}
+    internal = {"ChunkFailed"}  # the Fail state inside the Map iteration
+    assert names - foreign - internal <= ours
+    assert "DatasetBusyError" in names and "Rekognition.ThrottlingException" in names
+
+
+def test_every_lambda_retry_has_backoff_and_jitter() -> None:
+    definition = json.loads(render(RENDERED))
+    for node in _walk(definition):
+        for rule in node.get("Retry", []):
+            assert rule["BackoffRate"] >= 1.5 and rule["JitterStrategy"] == "FULL" and rule["MaxDelaySeconds"] <= 120
+
+
+def test_definition_is_the_file_cdk_loads() -> None:
+    assert DEFINITION_PATH.name == "pipeline.asl.json" and DEFINITION_PATH.is_file()

@@ -1,0 +1,161 @@
+"""The use cases over fake ports: no AWS, no moto."""
+
+import gzip
+import io
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, BinaryIO, cast
+
+import pytest
+
+from labelsync.domain.errors import DatasetMissingError
+from labelsync.domain.runs import ManifestRef
+from labelsync.ports import DatasetInfo
+from labelsync.settings import ProjectPolicy, Settings
+from labelsync.usecases.plan_run import plan_and_start
+from labelsync.usecases.report_run import report_run
+from labelsync.usecases.resolve_dataset import resolve_dataset
+
+SETTINGS = Settings(
+    bucket="pipe", state_machine_arn="arn:sm", topic_arn="arn:topic", projects={"pets": ProjectPolicy()}
+)
+
+
+class FakeStore:
+    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
+        self.objects = dict(objects or {})
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO:
+        data = self.objects[key]
+        if key.endswith(".gz"):
+            return cast(BinaryIO, gzip.GzipFile(fileobj=io.BytesIO(data)))
+        return io.BytesIO(data)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        self.objects[key] = data
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return self.objects[key]
+
+
+class FakeExecutions:
+    def __init__(self) -> None:
+        self.started: dict[str, Mapping[str, Any]] = {}
+
+    def exists(self, name: str) -> bool:
+        return name in self.started
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> bool:
+        if name in self.started:
+            return False
+        self.started[name] = payload
+        return True
+
+
+class FakeDatasets:
+    def __init__(self, existing: dict[str, DatasetInfo], errored: Iterable[str] = ()) -> None:
+        self.existing, self.errored = existing, list(errored)
+        self.created: list[str] = []
+
+    def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
+        return f"arn:project/{project}", self.existing.get(dataset_type)
+
+    def create(self, project_arn: str, dataset_type: str) -> str:
+        self.created.append(dataset_type)
+        return f"{project_arn}/dataset/{dataset_type.lower()}/1"
+
+    def status(self, dataset_arn: str) -> str:
+        return "CREATE_IN_PROGRESS"
+
+    def update_entries(self, dataset_arn: str, changes: bytes) -> None:
+        raise AssertionError("not used")
+
+    def entries_with_errors(self, dataset_arn: str) -> Iterable[str]:
+        return self.errored
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None:
+        self.published.append({"subject": subject, "message": json.loads(message), "attributes": dict(attributes)})
+
+
+MANIFEST = b'{"source-ref": "s3://img/1.jpg"}\n{"source-ref": "s3://img/2.jpg"}\n'
+
+
+def test_plan_writes_run_files_and_starts_once() -> None:
+    key = "incoming/pets/train/m.jsonl.gz"
+    store, executions = FakeStore({key: gzip.compress(MANIFEST)}), FakeExecutions()
+    ref = ManifestRef("pipe", key, "v1", "etag")
+    first = plan_and_start(ref, SETTINGS, store, executions)
+    again = plan_and_start(ref, SETTINGS, store, executions)
+    assert first.started and first.status == "READY"
+    assert not again.started and "duplicate" in again.note
+    payload = executions.started[first.execution_name]
+    assert payload["plan"]["chunks"] == [0] and payload["target"]["datasetType"] == "TRAIN"
+    assert payload["poll"] == {"initialSeconds": 5, "maxSeconds": 60, "timeoutSeconds": 3600}
+    prefix = payload["run"]["prefix"]
+    assert store.objects[f"{prefix}chunks/000000.jsonl"] == MANIFEST
+    assert json.loads(store.objects[f"{prefix}plan.json"])["counts"]["accepted"] == 2
+    assert not any(k.startswith("incoming/") and k != key for k in store.objects)
+
+
+def test_unroutable_and_unreadable_manifests_start_a_rejection_run() -> None:
+    store, executions = FakeStore({"incoming/pets/train/bad.jsonl.gz": b"not gzip"}), FakeExecutions()
+    routed = plan_and_start(ManifestRef("pipe", "incoming/cats/train/m.jsonl", None, "e"), SETTINGS, store, executions)
+    unreadable = plan_and_start(
+        ManifestRef("pipe", "incoming/pets/train/bad.jsonl.gz", None, "e"), SETTINGS, store, executions
+    )
+    assert routed.status == unreadable.status == "REJECTED"
+    plans = [json.loads(v) for k, v in store.objects.items() if k.endswith("plan.json")]
+    assert {p["rejection"]["code"] for p in plans} == {"ROUTE_PROJECT_NOT_ALLOWED", "ERROR_UNREADABLE_MANIFEST"}
+
+
+def test_resolve_finds_creates_or_refuses() -> None:
+    existing = DatasetInfo("arn:ds/train", "UPDATE_COMPLETE", "arn:project/pets")
+    found = resolve_dataset({"project": "pets", "datasetType": "TRAIN"}, FakeDatasets({"TRAIN": existing}))
+    assert found == {
+        "arn": "arn:ds/train",
+        "status": "UPDATE_COMPLETE",
+        "created": False,
+        "projectArn": "arn:project/pets",
+    }
+    datasets = FakeDatasets({})
+    created = resolve_dataset({"project": "pets", "datasetType": "TEST", "createMissing": True}, datasets)
+    assert created["created"] and created["status"] == "CREATE_IN_PROGRESS" and datasets.created == ["TEST"]
+    with pytest.raises(DatasetMissingError, match="may not create"):
+        resolve_dataset({"project": "pets", "datasetType": "TEST", "createMissing": False}, FakeDatasets({}))
+
+
+def test_report_keeps_only_this_manifests_errors_and_publishes_once() -> None:
+    key = "incoming/pets/train/m.jsonl"
+    store, executions = FakeStore({key: MANIFEST}), FakeExecutions()
+    outcome = plan_and_start(ManifestRef("pipe", key, None, "e"), SETTINGS, store, executions)
+    state = dict(executions.started[outcome.execution_name])
+    state["dataset"] = {"arn": "arn:ds"}
+    errored = [
+        json.dumps({"source-ref": "s3://img/2.jpg", "errors": [{"code": "ERROR_NO_LABEL_ATTRIBUTES", "message": "m"}]}),
+        json.dumps(
+            {"source-ref": "s3://other/9.jpg", "errors": [{"code": "ERROR_NO_LABEL_ATTRIBUTES", "message": "m"}]}
+        ),
+    ]
+    notifier = FakeNotifier()
+    result = report_run(
+        {"outcome": "COMPLETED", "executionId": "arn:exec", "state": state},
+        store=store,
+        datasets=FakeDatasets({}, errored),
+        notifier=notifier,
+        max_items=10,
+    )
+    assert result["outcome"] == "SUCCEEDED_WITH_ERRORS"
+    (published,) = notifier.published
+    assert [e["sourceRef"] for e in published["message"]["entryErrors"]] == ["s3://img/2.jpg"]
+    assert published["attributes"] == {
+        "outcome": "SUCCEEDED_WITH_ERRORS",
+        "kind": "report",
+        "project": "pets",
+        "datasetType": "TRAIN",
+    }
+    assert store.objects[f"{state['run']['prefix']}report.json"]
