@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli clean
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench clean
 
 install: $(STAMP)
 
@@ -19,6 +19,18 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 ## demo: run the pipeline offline on the example manifests (ARGS="--json" or ARGS="path.jsonl ...")
 demo: install
 	$(PY) -m offline.demo $(ARGS)
+
+## offline-server: the offline stack as an HTTP endpoint on 127.0.0.1:4566 (ARGS="--port 5000 --project NAME")
+offline-server: install
+	$(PY) -m offline.server $(ARGS)
+
+## validate: check a manifest without sending anything (ARGS="path.jsonl|s3://bucket/key [--json] [--warnings-as-rejections]")
+validate: install
+	$(PY) -m cli.validate $(ARGS)
+
+## bench: plan-step benchmark (~2 min, ~1.3 GB temp disk under .bench/); writes docs/benchmarks.md
+bench: install
+	$(PY) -m benchmarks.plan_throughput --write-docs $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what .ci/run runs)
 test: install lint typecheck
@@ -38,7 +50,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 typecheck: install
-	$(PY) -m mypy lambdas statemachine offline infra app.py tests
+	$(PY) -m mypy lambdas statemachine offline infra app.py tests cli benchmarks
 
 ## synth: the CloudFormation template with the pinned CDK CLI (no credentials needed)
 synth: install $(NODE_STAMP)

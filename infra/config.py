@@ -19,6 +19,39 @@ POWERTOOLS_VERSION = re.compile(r"^(\d+\.\d+\.\d+|latest)$")
 MAX_CHUNK_BYTES = 5_242_880
 # Lambda caps all environment variables of a function at 4 KB together; leave room for the others.
 MAX_PROJECTS_JSON = 3_072
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+SQS_QUEUE_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+TOPICS = ("report", "alert")
+PROTOCOLS = ("email", "https", "sqs")
+# Message attributes the report Lambda sets (docs/report-schema.md): a filter policy on any other name drops
+# every message. Alarm notifications carry no attributes, so the alert topic takes no filter policy.
+REPORT_ATTRIBUTES = ("outcome", "kind", "project", "datasetType")
 
 DEFAULTS: dict[str, Any] = {
     "projects": {},
@@ -31,7 +64,25 @@ DEFAULTS: dict[str, Any] = {
     "workPrefix": "runs/",
     "workRetentionDays": 30,
     "powertoolsVersion": "3.37.0",
+    "noncurrentRetentionDays": 90,
+    "accessLogRetentionDays": 365,
+    "logRetentionDays": 30,
+    "kmsKey": "none",
+    "subscriptions": [],
+    "rejectedLinesAlarmThreshold": 1000,
+    "nagChecks": True,
+    "warningsAsRejections": False,
 }
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One subscription from context: which topic, how it is delivered, and an optional attribute filter."""
+
+    topic: str
+    protocol: str
+    endpoint: str
+    filter_policy: Mapping[str, Any] | None = None
 
 
 class ConfigError(ValueError):
@@ -52,6 +103,14 @@ class PipelineConfig:
     work_prefix: str = DEFAULTS["workPrefix"]
     work_retention_days: int = DEFAULTS["workRetentionDays"]
     powertools_version: str = DEFAULTS["powertoolsVersion"]
+    noncurrent_retention_days: int = DEFAULTS["noncurrentRetentionDays"]
+    access_log_retention_days: int = DEFAULTS["accessLogRetentionDays"]
+    log_retention_days: int = DEFAULTS["logRetentionDays"]
+    kms_key: str = DEFAULTS["kmsKey"]  # "none", "create" or a key ARN
+    subscriptions: tuple[Subscription, ...] = ()
+    rejected_lines_alarm_threshold: int = DEFAULTS["rejectedLinesAlarmThreshold"]
+    nag_checks: bool = DEFAULTS["nagChecks"]
+    warnings_as_rejections: bool = DEFAULTS["warningsAsRejections"]
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineConfig:
@@ -77,6 +136,14 @@ class PipelineConfig:
             work_prefix=_prefix("workPrefix", get("workPrefix")),
             work_retention_days=_int("workRetentionDays", get("workRetentionDays"), 1),
             powertools_version=_powertools(get("powertoolsVersion")),
+            noncurrent_retention_days=_int("noncurrentRetentionDays", get("noncurrentRetentionDays"), 1),
+            access_log_retention_days=_int("accessLogRetentionDays", get("accessLogRetentionDays"), 1),
+            log_retention_days=_log_retention(get("logRetentionDays")),
+            kms_key=_kms_key(get("kmsKey")),
+            subscriptions=_subscriptions(get("subscriptions")),
+            rejected_lines_alarm_threshold=_int("rejectedLinesAlarmThreshold", get("rejectedLinesAlarmThreshold"), 1),
+            nag_checks=_bool("nagChecks", get("nagChecks")),
+            warnings_as_rejections=_bool("warningsAsRejections", get("warningsAsRejections")),
         )
         config._check_consistency()
         return config
@@ -155,3 +222,88 @@ def _powertools(value: Any) -> str:
     if not isinstance(value, str) or not POWERTOOLS_VERSION.match(value):
         raise ConfigError(f"powertoolsVersion must look like '3.37.0' (or 'latest'), got {value!r}")
     return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
+
+
+def _log_retention(value: Any) -> int:
+    days = _int("logRetentionDays", value, 1)
+    if days not in LOG_RETENTION_DAYS:
+        raise ConfigError(f"logRetentionDays must be one of CloudWatch Logs' periods {LOG_RETENTION_DAYS}, got {days}")
+    return days
+
+
+def _kms_key(value: Any) -> str:
+    if value in ("none", "create") or (isinstance(value, str) and KMS_KEY_ARN.match(value)):
+        return str(value)
+    raise ConfigError(f"kmsKey must be 'none', 'create' or a KMS key ARN (arn:aws:kms:...:key/...), got {value!r}")
+
+
+def _json_value(key: str, value: Any) -> Any:
+    """`-c key=...` delivers text: accept JSON text wherever an object or list is expected."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{key} is not valid JSON: {exc}") from exc
+
+
+def _subscriptions(value: Any) -> tuple[Subscription, ...]:
+    items = _json_value("subscriptions", value)
+    if not isinstance(items, list):
+        raise ConfigError(f"subscriptions must be a list of objects, got {type(items).__name__}")
+    result = []
+    seen = set()
+    for index, item in enumerate(items):
+        where = f"subscriptions[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"{where} must be an object, got {item!r}")
+        unknown = set(item) - {"topic", "protocol", "endpoint", "filterPolicy"}
+        if unknown:
+            raise ConfigError(f"{where} has unknown keys {sorted(unknown)}")
+        topic, protocol, endpoint = item.get("topic"), item.get("protocol"), item.get("endpoint")
+        if topic not in TOPICS:
+            raise ConfigError(f"{where}.topic must be one of {TOPICS}, got {topic!r}")
+        if protocol not in PROTOCOLS:
+            raise ConfigError(f"{where}.protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if not isinstance(endpoint, str) or not _endpoint_ok(protocol, endpoint):
+            expected = {"email": "an email address", "https": "an https:// URL", "sqs": "a standard SQS queue ARN"}
+            raise ConfigError(
+                f"{where}.endpoint must be {expected[protocol]} for protocol {protocol}, got {endpoint!r}"
+            )
+        policy = _filter_policy(f"{where}.filterPolicy", topic, item.get("filterPolicy"))
+        if (topic, protocol, endpoint) in seen:
+            raise ConfigError(f"{where} repeats the subscription {topic}/{protocol}/{endpoint}")
+        seen.add((topic, protocol, endpoint))
+        result.append(Subscription(topic=topic, protocol=protocol, endpoint=endpoint, filter_policy=policy))
+    return tuple(result)
+
+
+def _endpoint_ok(protocol: str, endpoint: str) -> bool:
+    if protocol == "email":
+        return bool(EMAIL.match(endpoint))
+    if protocol == "https":
+        return endpoint.startswith("https://") and len(endpoint) > len("https://")
+    return bool(SQS_QUEUE_ARN.match(endpoint))  # FIFO queues cannot subscribe to a standard topic
+
+
+def _filter_policy(where: str, topic: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if topic != "report":
+        raise ConfigError(f"{where}: alarm notifications carry no message attributes; filter on the report topic only")
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(f"{where} must be a non-empty object of attribute -> list of values, got {value!r}")
+    for name, rule in value.items():
+        if name not in REPORT_ATTRIBUTES:
+            raise ConfigError(f"{where}: {name!r} is not a report message attribute {REPORT_ATTRIBUTES}")
+        if not isinstance(rule, list) or not rule:
+            raise ConfigError(f"{where}.{name} must be a non-empty list, got {rule!r}")
+    return dict(value)

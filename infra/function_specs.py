@@ -19,6 +19,7 @@ from labelsync.settings import (
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
+    ENV_WARNINGS_AS_REJECTIONS,
     ENV_WORK_PREFIX,
 )
 
@@ -52,6 +53,7 @@ class EnvValues:
     poll_max_seconds: int
     poll_timeout_seconds: int
     report_max_errors: int
+    warnings_as_rejections: bool = False
     state_machine_arn: str = ""
 
     def by_key(self) -> dict[str, str]:
@@ -66,6 +68,7 @@ class EnvValues:
             ENV_POLL_MAX: str(self.poll_max_seconds),
             ENV_POLL_TIMEOUT: str(self.poll_timeout_seconds),
             ENV_REPORT_MAX_ERRORS: str(self.report_max_errors),
+            ENV_WARNINGS_AS_REJECTIONS: "true" if self.warnings_as_rejections else "false",
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
         }
 
@@ -94,6 +97,7 @@ PLAN = FunctionSpec(
         ENV_POLL_INITIAL,
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
+        ENV_WARNINGS_AS_REJECTIONS,
     ),
 )
 TASK_FUNCTIONS = (RESOLVE, APPLY, REPORT)

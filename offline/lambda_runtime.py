@@ -151,8 +151,13 @@ class InProcessLambdaRuntime:
         try:
             yield
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
+            # Key by key, never clear(): other threads (moto's server, the state machine
+            # engine) read os.environ meanwhile and must always see the process's own values.
+            for key in [k for k in os.environ if k not in saved]:
+                os.environ.pop(key, None)
+            for key, value in saved.items():
+                if os.environ.get(key) != value:
+                    os.environ[key] = value
 
     # -- asynchronous (S3 notification) invocations ----------------------------------------------
     def _enqueue_async(self, account_id: str, region: str, fn_arn: str, event: Any) -> None:

@@ -2,6 +2,12 @@
 
 Same handlers, same definition file, same substitutions and environment variables as
 the CDK stack (infra/); only the endpoint differs. Used by the tests and the demo.
+
+Two modes, one deployment:
+- in-process (default): under `mock_aws`, every client is intercepted in this process;
+- endpoint (`OfflineConfig(endpoint_url=...)`): the resources are deployed over HTTP into
+  a moto server running in THIS process (offline/server.py), whose requests reach the
+  patches installed here; the handlers get `AWS_ENDPOINT_URL` and call it over HTTP too.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from offline.lambda_runtime import InProcessLambdaRuntime
 from statemachine.definition import APPLY_CHUNK_FUNCTION, REPORT_FUNCTION, RESOLVE_DATASET_FUNCTION, render
 
 ACCOUNT = "123456789012"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DEMO_PROJECTS: dict[str, Any] = {"demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
 
 
@@ -41,19 +48,19 @@ class OfflineConfig:
     poll_max_seconds: int = 60
     poll_timeout_seconds: int = 3600
     report_max_errors: int = 100
+    warnings_as_rejections: bool = False
     log_level: str = "WARNING"
+    endpoint_url: str | None = None  # a moto server in this process (offline.server); None: mock_aws
 
 
 class OfflineStack:
     def __init__(self, config: OfflineConfig | None = None) -> None:
         self.config = config or OfflineConfig()
         self.clock = ScaledClock(self.config.time_scale)
-        self.runtime = InProcessLambdaRuntime(
-            base_env={
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-            }
-        )
+        base_env = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+        if self.config.endpoint_url:
+            base_env |= {"AWS_ENDPOINT_URL": self.config.endpoint_url, **DUMMY_CREDENTIALS}
+        self.runtime = InProcessLambdaRuntime(base_env=base_env)
         self._mock: Any = None
         self._messages: list[dict[str, Any]] = []
         self.functions: dict[str, str] = {}
@@ -69,10 +76,19 @@ class OfflineStack:
         self.stop()
 
     def start(self) -> OfflineStack:
-        from moto import mock_aws
+        if self.config.endpoint_url is None:
+            from moto import mock_aws
 
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
-        self._mock.start()
+            self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            self._mock.start()
+        else:
+            import requests
+
+            requests.post(
+                f"{self.config.endpoint_url}/moto-api/config",
+                json={"stepfunctions": {"execute_state_machine": True}},
+                timeout=30,
+            ).raise_for_status()
         engine.install(self.clock)
         custom_labels.install()
         custom_labels.configure(
@@ -92,7 +108,15 @@ class OfflineStack:
             self._mock = None
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.config.region)
+        if self.config.endpoint_url is None:
+            return boto3.client(service, region_name=self.config.region)
+        return boto3.client(
+            service,
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     @property
     def service(self) -> custom_labels.CustomLabelsBackend:
@@ -158,6 +182,7 @@ class OfflineStack:
             poll_max_seconds=cfg.poll_max_seconds,
             poll_timeout_seconds=cfg.poll_timeout_seconds,
             report_max_errors=cfg.report_max_errors,
+            warnings_as_rejections=cfg.warnings_as_rejections,
         )
 
     def _create_function(self, spec: FunctionSpec, values: EnvValues, role: str) -> str:

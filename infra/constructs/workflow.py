@@ -9,7 +9,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import nag
 from infra.config import PipelineConfig
+from infra.constructs.functions import set_retention
 from infra.constructs.rekognition import dataset_arns
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
@@ -47,6 +49,8 @@ class PipelineWorkflow(Construct):
             },
         )
         log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
+        set_retention(log_group, config.log_retention_days)
+        self.log_group = log_group
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -72,11 +76,28 @@ class PipelineWorkflow(Construct):
                 resources=[resolve.function_arn, apply.function_arn, report.function_arn],
             )
         )
+        role = self.state_machine.role
+        nag.acknowledge_resource(
+            role,
+            "*",
+            "CDK's grants for state machine logging (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, "
+            "DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) "
+            "and X-Ray tracing (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets): "
+            "these actions support no resource-level permissions, AWS requires Resource '*'.",
+        )
         if config.projects:
             # The poll loops call DescribeDataset directly (aws-sdk task), not through a Lambda.
+            arns = dataset_arns(self, config)
             self.state_machine.add_to_role_policy(
-                iam.PolicyStatement(actions=["rekognition:DescribeDataset"], resources=dataset_arns(self, config))
+                iam.PolicyStatement(actions=["rekognition:DescribeDataset"], resources=arns)
             )
+            for arn in arns:
+                nag.acknowledge_resource(
+                    role,
+                    arn,
+                    "DescribeDataset acts on dataset ARNs project/<name>/dataset/<type>/<timestamp>, created at run "
+                    "time: each configured project is granted as project/<name>/dataset/*.",
+                )
 
     @staticmethod
     def _substitutions(text: str, values: dict[str, str]) -> dict[str, str]:

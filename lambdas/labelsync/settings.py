@@ -22,6 +22,7 @@ ENV_POLL_INITIAL = "POLL_INITIAL_SECONDS"
 ENV_POLL_MAX = "POLL_MAX_SECONDS"
 ENV_POLL_TIMEOUT = "POLL_TIMEOUT_SECONDS"
 ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
+ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
 
 DEFAULT_CHUNK_LIMIT = 5_242_880
 DEFAULT_INCOMING_PREFIX = "incoming/"
@@ -67,6 +68,7 @@ class Settings:
     work_prefix: str = DEFAULT_WORK_PREFIX
     poll: PollSettings = field(default_factory=PollSettings)
     report_max_errors: int = 100
+    warnings_as_rejections: bool = False  # label-rule warnings reject the line instead of only reporting it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -84,6 +86,7 @@ class Settings:
                 timeout_seconds=_int(env, ENV_POLL_TIMEOUT, 3600, minimum=1),
             ),
             report_max_errors=_int(env, ENV_REPORT_MAX_ERRORS, 100, minimum=0),
+            warnings_as_rejections=_bool(env, ENV_WARNINGS_AS_REJECTIONS, False),
         )
 
     def require(self, *names: str) -> None:
@@ -128,6 +131,18 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def _prefix(value: str) -> str:

@@ -47,6 +47,8 @@ class Project:
     name: str
     arn: str
     created_at: float
+    feature: str = "CUSTOM_LABELS"
+    auto_update: str | None = None
     datasets: dict[str, str] = field(default_factory=dict)  # DatasetType -> DatasetArn
 
 
@@ -89,9 +91,12 @@ class CustomLabelsBackend(BaseBackend):
 
     # -- around every API call -------------------------------------------------------------
     def enter(self, operation: str, arn: str | None = None) -> None:
-        """Record the call, then raise the fault queued for it, if any."""
+        """Record the call, wait out any injected latency, then raise the injected error, if any."""
         self.calls.append(CallRecord(operation, arn, self.clock.now()))
-        code = self.faults.take_error(operation)
+        decision = self.faults.decide(operation)
+        if decision.latency_seconds:
+            self.clock.sleep(decision.latency_seconds)
+        code = decision.error
         if code == SERVER_ERROR:
             raise ServerError(code, "Amazon Rekognition experienced a service issue. Try your call again.")
         if code is not None:
@@ -101,25 +106,39 @@ class CustomLabelsBackend(BaseBackend):
         return [c for c in self.calls if c.operation == operation and (arn is None or c.arn == arn)]
 
     # -- projects ----------------------------------------------------------------------------
-    def create_project(self, name: str) -> str:
+    def create_project(self, name: str, feature: str | None = None, auto_update: str | None = None) -> str:
+        feature = feature or "CUSTOM_LABELS"
+        if auto_update is not None and feature != "CONTENT_MODERATION":
+            raise CustomLabelsError(
+                "InvalidParameterException", "AutoUpdate is supported for CONTENT_MODERATION projects only."
+            )
         with self._lock:
             if any(p.name == name for p in self._projects.values()):
                 # The service model declares ResourceInUseException (not AlreadyExists) here.
                 raise errors.in_use(f"A project named {name} already exists.")
             now = self.clock.now()
             arn = f"arn:{self.partition}:rekognition:{self.region_name}:{self.account_id}:project/{name}/{int(now * 1000)}"
-            self._projects[arn] = Project(name, arn, now)
+            if feature == "CONTENT_MODERATION":
+                auto_update = auto_update or "DISABLED"
+            self._projects[arn] = Project(name, arn, now, feature, auto_update)
             return arn
 
     def describe_projects(
-        self, names: list[str] | None = None, max_results: int = 100, next_token: str | None = None
+        self,
+        names: list[str] | None = None,
+        max_results: int = 100,
+        next_token: str | None = None,
+        features: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         with self._lock:
             projects = list(self._projects.values())
-            wanted = None if names is None else set(names)
-            key = ("DescribeProjects", None if wanted is None else frozenset(wanted))
+            wanted = None if names is None else frozenset(names)
+            kinds = frozenset(features or ["CUSTOM_LABELS"])  # the documented default filter
+            key = ("DescribeProjects", wanted, kinds)
             start = self._tokens.position(key, next_token)
-            page, after = take_page(projects, start, max_results, lambda p: wanted is None or p.name in wanted)
+            page, after = take_page(
+                projects, start, max_results, lambda p: (wanted is None or p.name in wanted) and p.feature in kinds
+            )
             token = None if after is None else self._tokens.issue(key, after)
             return [self._project_description(p) for p in page], token
 
@@ -130,7 +149,8 @@ class CustomLabelsBackend(BaseBackend):
             "CreationTimestamp": round(project.created_at, 3),
             "Status": "CREATED",
             "Datasets": [d.metadata() for d in sorted(datasets, key=lambda d: d.created_at)],
-            "Feature": "CUSTOM_LABELS",
+            "Feature": project.feature,
+            **({"AutoUpdate": project.auto_update} if project.auto_update else {}),
         }
 
     def delete_project(self, project_arn: str) -> str:
@@ -151,6 +171,8 @@ class CustomLabelsBackend(BaseBackend):
     def create_dataset(self, project_arn: str, dataset_type: str, source: dict[str, Any] | None = None) -> str:
         with self._lock:
             project = self._project(project_arn)
+            if project.feature != "CUSTOM_LABELS":
+                raise CustomLabelsError("InvalidParameterException", "Only CUSTOM_LABELS projects have datasets.")
             if dataset_type in project.datasets:
                 raise errors.already_exists(f"The project already has a {dataset_type} dataset.")
             entries, failure = self._initial_entries(source or {})

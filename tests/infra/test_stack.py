@@ -1,19 +1,16 @@
-"""Template tests for the CDK stack: synthesized once per module, offline (no credentials, no Docker)."""
+"""Template tests for the CDK stack: synthesized once per variant (tests/infra/stacks.py), offline (no
+credentials, no Docker), each variant built as app.py builds it, so cdk-nag runs on every one of them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import cfnlint.api
 import pytest
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Annotations, Match
 
 from infra.config import ConfigError, PipelineConfig
-from infra.stack import LabelSyncStack
 from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
@@ -25,6 +22,7 @@ from labelsync.settings import (
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
+    ENV_WARNINGS_AS_REJECTIONS,
     ENV_WORK_PREFIX,
     parse_projects,
 )
@@ -35,17 +33,8 @@ from statemachine.definition import (
     RESOLVE_DATASET_FUNCTION,
     definition_text,
 )
+from tests.infra.stacks import HANDLERS, PROJECT, PROJECTS, Synth, _list, synth_of
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "demo-project"
-PROJECTS = {PROJECT: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
-
-HANDLERS = {
-    "plan": "labelsync.handlers.plan_manifest.handler",
-    "resolve": "labelsync.handlers.resolve_dataset.handler",
-    "apply": "labelsync.handlers.apply_chunk.handler",
-    "report": "labelsync.handlers.report_run.handler",
-}
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PIPELINE_ENV = {
     "plan": {
@@ -58,6 +47,7 @@ PIPELINE_ENV = {
         ENV_POLL_INITIAL,
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
+        ENV_WARNINGS_AS_REJECTIONS,
     },
     "resolve": {ENV_PROJECTS},
     "apply": {ENV_BUCKET, ENV_WORK_PREFIX},
@@ -85,96 +75,10 @@ ARN_HEAD = "arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:p
 DATASETS = f"{ARN_HEAD}{PROJECT}/dataset/*"
 PROJECTS_ARN = f"{ARN_HEAD}{PROJECT}/*"
 
-# cfn-lint 1.58's ASL schema omits InputPath/OutputPath on Succeed states, which the States Language
-# allows (statelint accepts them); drop this entry once the definition no longer uses one.
-
-
-def cdk_context(**overrides: Any) -> dict[str, Any]:
-    """cdk.json's context (defaults and feature flags), as `cdk synth` would pass it."""
-    context = dict(json.loads((ROOT / "cdk.json").read_text())["context"])
-    context.update(overrides)
-    return context
-
-
-def synthesize(**overrides: Any) -> LabelSyncStack:
-    app = cdk.App(context=cdk_context(**overrides))
-    return LabelSyncStack(app, "LabelSyncStack", stack_name="CustomLabelsSync")
-
-
-class Synth:
-    """The template plus lookups by role, so IAM assertions read as 'the apply role may ...'."""
-
-    def __init__(self, stack: LabelSyncStack) -> None:
-        self.stack = stack
-        self.template = Template.from_stack(stack)
-        self.json: dict[str, Any] = dict(self.template.to_json())
-        self.resources: dict[str, Any] = self.json["Resources"]
-        self.functions = {name: self._function_id(handler) for name, handler in HANDLERS.items()}  # name -> logical id
-        self.state_machine = self._only("AWS::StepFunctions::StateMachine")
-        self.bucket = self._only("AWS::S3::Bucket")
-        self.topic = self._only("AWS::SNS::Topic")
-        self.roles = {name: self.props(fid)["Role"]["Fn::GetAtt"][0] for name, fid in self.functions.items()}
-        self.roles["statemachine"] = self.props(self.state_machine)["RoleArn"]["Fn::GetAtt"][0]
-
-    def props(self, logical_id: str) -> dict[str, Any]:
-        return dict(self.resources[logical_id].get("Properties", {}))
-
-    def of_type(self, cfn_type: str) -> dict[str, Any]:
-        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
-
-    def _only(self, cfn_type: str) -> str:
-        (logical_id,) = self.of_type(cfn_type)
-        return logical_id
-
-    def _function_id(self, handler: str) -> str:
-        (logical_id,) = [
-            k for k, v in self.of_type("AWS::Lambda::Function").items() if v["Properties"]["Handler"] == handler
-        ]
-        return logical_id
-
-    def statements(self, role_id: str) -> Iterator[dict[str, Any]]:
-        for policy in self.of_type("AWS::IAM::Policy").values():
-            if {"Ref": role_id} in policy["Properties"]["Roles"]:
-                yield from policy["Properties"]["PolicyDocument"]["Statement"]
-
-    def grants(self, role: str) -> set[tuple[str, str]]:
-        """Every (action, resource) pair the role is allowed, resources rendered as text."""
-        pairs = set()
-        for statement in self.statements(self.roles[role]):
-            assert statement["Effect"] == "Allow"
-            for action in _list(statement["Action"]):
-                for resource in _list(statement["Resource"]):
-                    pairs.add((action, render(resource)))
-        return pairs
-
-    def all_statements(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        for policy in self.of_type("AWS::IAM::Policy").values():
-            for role in policy["Properties"]["Roles"]:
-                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                    yield role["Ref"], statement
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def render(value: Any) -> str:
-    """CloudFormation intrinsics as readable text: Ref X -> ${X}, GetAtt X.Y -> ${X.Y}, Join concatenated."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return "${" + value["Ref"] + "}"
-    if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(render(part) for part in parts)
-    raise AssertionError(f"unexpected intrinsic {value}")
-
 
 @pytest.fixture(scope="module")
 def synth() -> Synth:
-    return Synth(synthesize(projects=PROJECTS))
+    return synth_of(projects=PROJECTS)
 
 
 # --- storage -------------------------------------------------------------------------------------------
@@ -392,6 +296,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("s3:PutObject", f"{bucket}/runs/*"),
             ("states:StartExecution", "${" + synth.state_machine + "}"),
             ("states:DescribeExecution", executions),
+            ("sqs:SendMessage", "${" + synth.failures + ".Arn}"),
         },
         "resolve": {
             ("rekognition:DescribeProjects", "*"),
@@ -400,6 +305,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
         },
         "apply": {
             ("s3:GetObject", f"{bucket}/runs/*"),
+            ("s3:PutObject", f"{bucket}/runs/*"),  # a chunk refused for its size is split into part files
             ("rekognition:UpdateDatasetEntries", DATASETS),
         },
         "report": {
@@ -465,8 +371,8 @@ def test_cfn_lint_finds_nothing(synth: Synth) -> None:
 
 
 def test_empty_projects_synthesizes_without_rekognition_dataset_permissions() -> None:
-    stack = synthesize(projects={})
-    empty = Synth(stack)
+    empty = synth_of(projects={})
+    stack = empty.stack
     for role, statement in empty.all_statements():
         assert not any(a.startswith("rekognition:") for a in _list(statement["Action"])), (role, statement)
     Annotations.from_stack(stack).has_warning("/LabelSyncStack", Match.string_like_regexp("No project is configured"))

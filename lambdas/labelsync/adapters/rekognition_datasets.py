@@ -6,6 +6,7 @@ left after that is raised under a name the state machine's Retry understands.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from labelsync.domain.errors import (
     ChunkRejectedError,
+    ChunkTooLargeError,
     DatasetBusyError,
     ProjectNotFoundError,
     ServiceThrottledError,
@@ -24,6 +26,12 @@ BUSY = {"ResourceInUseException", "ResourceNotReadyException"}
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
 UNAVAILABLE = {"InternalServerError", "ServiceUnavailableException"}
 REFUSED = {"ValidationException", "InvalidParameterException"}
+# The GroundTruth blob's length constraint, as a ValidationException names it; no other refusal matches.
+_SIZE_REFUSAL = re.compile(r"groundTruth.{0,80}?\blength\b", re.IGNORECASE | re.DOTALL)
+
+
+def is_size_refusal(code: str, message: str) -> bool:
+    return code == "ValidationException" and _SIZE_REFUSAL.search(message) is not None
 
 
 def _translate(exc: ClientError, operation: str) -> Exception:
@@ -89,6 +97,8 @@ class RekognitionDatasets:
             translated = _translate(exc, "UpdateDatasetEntries")
             if translated is exc and error.get("Code") in REFUSED:
                 message = f"UpdateDatasetEntries: {error.get('Code')}: {error.get('Message')}"
+                if is_size_refusal(str(error.get("Code", "")), str(error.get("Message", ""))):
+                    raise ChunkTooLargeError(message) from exc
                 raise ChunkRejectedError(message) from exc
             raise translated from exc
 

@@ -31,3 +31,7 @@ class ProjectNotFoundError(PipelineError):
 
 class DatasetMissingError(PipelineError):
     """The project has no dataset of the routed type and creating one is not allowed."""
+
+
+class ChunkTooLargeError(ChunkRejectedError):
+    """The service refused a chunk for its size: the apply step splits it and sends the parts."""

@@ -6,7 +6,10 @@ next line does not fit gives the fewest chunks. Only the open chunk is in memory
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 from typing import Protocol
 
 
@@ -37,12 +40,15 @@ class ChunkInfo:
 
 
 class ChunkPacker:
+    """Greedy packer; pieces of a chunk are kept as slices until the chunk is written (one copy)."""
+
     def __init__(self, limit: int, sink: ChunkSink) -> None:
         if limit < 2:
             raise ValueError("chunk limit must be at least 2 bytes")
         self._limit = limit
         self._sink = sink
-        self._buffer = bytearray()
+        self._parts: list[bytes | memoryview] = []
+        self._size = 0
         self._lines = 0
         self._first = 0
         self._last = 0
@@ -53,14 +59,46 @@ class ChunkPacker:
         size = len(data) + 1
         if size >= self._limit:
             raise ValueError(f"line {number} ({len(data)} bytes) cannot fit under the {self._limit}-byte limit")
-        if len(self._buffer) + size >= self._limit:
+        if self._size + size >= self._limit:
             self._flush()
         if not self._lines:
             self._first = number
-        self._buffer += data
-        self._buffer += b"\n"
+        self._parts += (data, b"\n")
+        self._size += size
         self._lines += 1
         self._last = number
+
+    def add_run(self, first: int, lines: list[bytes], raw: bytes | None = None) -> None:
+        """Append consecutive lines numbered from `first`: the same chunks as `add` one by one, cut in C.
+
+        `raw`, when given, is `lines` joined by LF: chunk pieces are then slices of it, not copies.
+        """
+        if not lines:
+            return
+        if max(map(len, lines)) + 1 >= self._limit:
+            for offset, data in enumerate(lines):
+                self.add(first + offset, data)
+            return
+        ends = list(accumulate(map(add, map(len, lines), repeat(1))))  # bytes up to and including line i's LF
+        view = memoryview(raw) if raw is not None and len(raw) == ends[-1] - 1 else None
+        start = 0
+        while start < len(lines):
+            before = ends[start - 1] if start else 0
+            room = self._limit - 1 - self._size  # the chunk must stay strictly under the limit
+            stop = bisect_right(ends, before + room, lo=start)
+            if stop == start:
+                self._flush()
+                continue
+            if not self._lines:
+                self._first = first + start
+            if view is not None:
+                self._parts += (view[before : ends[stop - 1] - 1], b"\n")
+            else:
+                self._parts += (b"\n".join(lines[start:stop]), b"\n")
+            self._size += ends[stop - 1] - before
+            self._lines += stop - start
+            self._last = first + stop - 1
+            start = stop
 
     def finish(self) -> list[ChunkInfo]:
         if self._lines:
@@ -69,8 +107,9 @@ class ChunkPacker:
 
     def _flush(self) -> None:
         index = len(self.chunks)
-        data = bytes(self._buffer)
+        data = b"".join(self._parts)
         location = self._sink.write_chunk(index, data)
         self.chunks.append(ChunkInfo(index, location, self._lines, len(data), self._first, self._last))
-        self._buffer.clear()
+        self._parts.clear()
+        self._size = 0
         self._lines = 0

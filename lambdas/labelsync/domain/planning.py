@@ -1,24 +1,55 @@
 """Plan one manifest: classify every line, keep the last line per source-ref, pack chunks.
 
-Two passes over the stream keep memory flat: the first classifies lines and learns
-which line wins for each source-ref; the second packs the winners in manifest order.
-Every line read ends up counted exactly once: blank, rejected, superseded or accepted.
+Two passes over the stream keep memory flat. The first classifies lines (rejected, or
+accepted with warnings and conversions) and keeps, per accepted line, 16 bytes (a
+64-bit hash of its source-ref and its line number); repeated hashes are found at the
+end and confirmed on the lines' real source-refs (a short extra read of those lines
+only). The first pass also packs chunks while every line so far is kept as it is; when
+that holds to the end and no image repeats (the usual case) the plan is done, else the
+second pass re-reads the stream and packs the winners, without checking them again. Every line read is counted exactly once:
+blank, rejected, superseded or accepted (a warned or converted line is accepted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+import json
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from itertools import compress
+from typing import Any, BinaryIO, Protocol
 
-from labelsync.domain.lines import read_lines
-from labelsync.domain.packing import ChunkInfo, ChunkPacker, ChunkSink
-from labelsync.domain.validation import MAX_LINE_BYTES, Rejection, check_line
+from labelsync.domain import fastcheck
+from labelsync.domain.checker import Accepted, ConversionRecord, LineChecker, Warning_
+from labelsync.domain.fastcheck import FastChecker
+from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches
+from labelsync.domain.packing import ChunkInfo, ChunkPacker
+from labelsync.domain.validation import MAX_LINE_BYTES, Rejection
 
 MAX_INVALID_FRACTION = 0.20  # the service fails an import with more invalid lines than this
+KEPT_ITEMS = 1000
+SPLIT_PARTS = 16  # a block the fast path refuses is retried in this many parts
+SPLIT_BELOW = 64
+SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting  # blocks with fewer lines go straight to the reference check  # warnings and conversions kept in the plan itself; the side files have all
 
 PLAN_READY = "READY"
 PLAN_REJECTED = "REJECTED"
+
+SOURCE_REFS = "source-refs"
+WARNINGS = "warnings"
+CONVERSIONS = "conversions"
+
+
+class PlanSink(Protocol):
+    def write_chunk(self, index: int, data: bytes) -> str:
+        """Store one chunk; return where it went (for the plan)."""
+        ...
+
+    def append(self, name: str, data: bytes) -> None:
+        """Append JSON lines to one of the side files (SOURCE_REFS, WARNINGS, CONVERSIONS)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +71,9 @@ class PlanCounts:
     superseded: int = 0
     chunks: int = 0
     bytes_accepted: int = 0
+    warned: int = 0  # accepted lines with at least one warning
+    warnings: int = 0  # warning items
+    converted: int = 0  # accepted lines with a multi-label conversion
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -50,6 +84,9 @@ class PlanCounts:
             "superseded": self.superseded,
             "chunks": self.chunks,
             "bytesAccepted": self.bytes_accepted,
+            "warned": self.warned,
+            "warnings": self.warnings,
+            "converted": self.converted,
         }
 
 
@@ -60,36 +97,198 @@ class ManifestPlan:
     chunks: list[ChunkInfo] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     superseded: list[Superseded] = field(default_factory=list)
-    source_refs: list[str] = field(default_factory=list)
+    warnings: list[Warning_] = field(default_factory=list)  # the first KEPT_ITEMS
+    conversions: list[ConversionRecord] = field(default_factory=list)  # the first KEPT_ITEMS
+    warning_codes: dict[str, int] = field(default_factory=dict)
     reason: tuple[str, str] | None = None  # (code, message) when the whole manifest is refused
 
 
-def plan_manifest(open_stream: Callable[[], BinaryIO], *, chunk_limit: int, sink: ChunkSink) -> ManifestPlan:
-    """Classify and pack; `open_stream` is called once per pass and must return the same bytes."""
-    counts = PlanCounts()
-    rejections: list[Rejection] = []
-    superseded: list[Superseded] = []
-    winner: dict[str, int] = {}  # source-ref -> line number of its last valid line
+def encode_lines(items: Iterable[Any]) -> bytes:
+    return b"".join(json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n" for item in items)
 
-    with open_stream() as stream:
-        for line in read_lines(stream, max_bytes=MAX_LINE_BYTES):
-            counts.lines_read += 1
+
+class _Pass1:
+    """State of the classifying pass."""
+
+    def __init__(
+        self, sink: PlanSink, checker: LineChecker, fast: FastChecker | None, plan: ManifestPlan, limit: int
+    ) -> None:
+        self.sink, self.checker, self.fast, self.plan = sink, checker, fast, plan
+        self.hashes = array("q")
+        self.numbers = array("Q")
+        self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
+        self.skip: set[int] = set()  # blank and rejected lines
+        self.converted: set[int] = set()
+        self.codes: Counter[str] = Counter()
+
+    def batch(self, batch: Batch) -> None:
+        self.plan.counts.lines_read += len(batch.lines)
+        if self.fast is None or batch.oversize:
+            self._slow(batch)
+            return
+        refs = self.fast.certify(batch)
+        if refs is not None:
+            self._accept_refs(refs, range(batch.first, batch.first + len(refs)))
+            if self.packer is not None:
+                self.packer.add_run(batch.first, batch.lines, batch.raw)
+            return
+        if len(batch.lines) < SPLIT_BELOW:
+            self._slow(batch)
+            return
+        # One bad line should not send its whole block down the slow path: retry in parts.
+        step = -(-len(batch.lines) // SPLIT_PARTS)
+        for start in range(0, len(batch.lines), step):
+            lines = batch.lines[start : start + step]
+            part = Batch(batch.first + start, lines, b"\n".join(lines), {})
+            refs = self.fast.certify(part)
+            if refs is not None:
+                self._accept_refs(refs, range(part.first, part.first + len(refs)))
+                if self.packer is not None:
+                    self.packer.add_run(part.first, part.lines, part.raw)
+            else:
+                self._slow(part)
+
+    def _slow(self, batch: Batch) -> None:
+        counts = self.plan.counts
+        learn = self.fast is not None
+        accepted_refs: list[str] = []
+        accepted_numbers: list[int] = []
+        for line in batch.raw_lines():
             if line.blank:
                 counts.blank += 1
+                self.skip.add(line.number)
+                self.packer = None
                 continue
-            verdict = check_line(line, chunk_limit=chunk_limit)
+            verdict = self.checker.check(line)
             if isinstance(verdict, Rejection):
-                rejections.append(verdict)
+                self.plan.rejections.append(verdict)
+                self.skip.add(line.number)
+                self.packer = None
                 continue
-            previous = winner.get(verdict)
-            if previous is not None:
-                superseded.append(Superseded(previous, verdict, line.number))
-            winner[verdict] = line.number
+            if verdict.converted:
+                self.packer = None
+            elif self.packer is not None:
+                self.packer.add(line.number, verdict.data)
+            accepted_refs.append(verdict.source_ref)
+            accepted_numbers.append(line.number)
+            self._record(verdict, line)
+            if learn and self.fast is not None and not verdict.warnings and not verdict.converted:
+                self.fast.learn(line.data)
+                learn = False
+        self._accept_refs(accepted_refs, accepted_numbers)
 
-    counts.rejected = len(rejections)
-    counts.superseded = len(superseded)
-    counts.accepted = len(winner)
-    plan = ManifestPlan(PLAN_READY, counts, rejections=rejections, superseded=superseded)
+    def _record(self, verdict: Accepted, line: RawLine) -> None:
+        counts = self.plan.counts
+        if verdict.warnings:
+            counts.warned += 1
+            counts.warnings += len(verdict.warnings)
+            self.codes.update(w.code for w in verdict.warnings)
+            room = KEPT_ITEMS - len(self.plan.warnings)
+            if room > 0:
+                self.plan.warnings += verdict.warnings[:room]
+            self.sink.append(WARNINGS, encode_lines(w.as_dict() for w in verdict.warnings))
+        if verdict.converted:
+            counts.converted += 1
+            self.converted.add(line.number)
+            room = KEPT_ITEMS - len(self.plan.conversions)
+            if room > 0:
+                self.plan.conversions += verdict.conversions[:room]
+            self.sink.append(CONVERSIONS, encode_lines(c.as_dict() for c in verdict.conversions))
+
+    def _accept_refs(self, refs: list[str], numbers: Iterable[int]) -> None:
+        if not refs:
+            return
+        self.hashes.extend(map(hash, refs))
+        self.numbers.extend(numbers)
+        self.sink.append(SOURCE_REFS, encode_refs(refs))
+
+
+def encode_refs(refs: list[str]) -> bytes:
+    """One JSON string per line (the same bytes with or without msgspec)."""
+    if fastcheck.msgspec is None:
+        return encode_lines(refs)
+    return b"\n".join(map(fastcheck.msgspec.json.encode, refs)) + b"\n"
+
+
+def _repeats(state: _Pass1) -> list[list[int]]:
+    """Line numbers of the accepted lines whose source-ref hash repeats, grouped by hash, in order."""
+    hashes = state.hashes
+    if len(hashes) < 2 or (len(hashes) <= SET_CHECK_BELOW and len(set(hashes)) == len(hashes)):
+        return []
+    ordered = sorted(hashes)  # less memory than a set for millions of lines
+    repeated = set(compress(ordered[1:], map(int.__eq__, ordered[1:], ordered)))
+    del ordered
+    groups: dict[int, list[int]] = {}
+    for position in compress(range(len(hashes)), map(repeated.__contains__, hashes)):
+        groups.setdefault(hashes[position], []).append(state.numbers[position])
+    return list(groups.values())
+
+
+def _superseded(open_stream: Callable[[], BinaryIO], groups: list[list[int]]) -> list[Superseded]:
+    """Confirm repeats on the real source-refs (a hash can collide): every line but the last of a ref."""
+    refs = _refs_at(open_stream, {number for group in groups for number in group})
+    found = []
+    for group in groups:
+        by_ref: dict[str, list[int]] = {}
+        for number in group:
+            by_ref.setdefault(refs[number], []).append(number)
+        for ref, numbers in by_ref.items():
+            found += [Superseded(number, ref, numbers[-1]) for number in numbers[:-1]]
+    found.sort(key=lambda s: s.line)
+    return found
+
+
+def plan_manifest(
+    open_stream: Callable[[], BinaryIO],
+    *,
+    chunk_limit: int,
+    sink: PlanSink,
+    warnings_as_rejections: bool = False,
+    label_rules: bool = True,
+    fast: bool = True,
+    block_size: int = BLOCK_SIZE,
+) -> ManifestPlan:
+    """Classify and pack; `open_stream` is called once per pass and must return the same bytes.
+
+    `label_rules=False` checks only what the service drops silently (and converts multi-label
+    lines); `fast=False` skips the msgspec fast path (same results, slower).
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived objects, no cycles: the collector only costs time here
+    try:
+        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, fast, block_size)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(
+    open_stream: Callable[[], BinaryIO],
+    chunk_limit: int,
+    sink: PlanSink,
+    warnings_as_rejections: bool,
+    label_rules: bool,
+    fast: bool,
+    block_size: int,
+) -> ManifestPlan:
+    counts = PlanCounts()
+    plan = ManifestPlan(PLAN_READY, counts)
+    checker = LineChecker(chunk_limit, warnings_as_rejections=warnings_as_rejections, label_rules=label_rules)
+    fast_checker = FastChecker.create(checker) if fast else None
+    state = _Pass1(sink, checker, fast_checker, plan, chunk_limit)
+    with open_stream() as stream:
+        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
+            state.batch(batch)
+
+    groups = _repeats(state)
+    plan.superseded = _superseded(open_stream, groups) if groups else []
+    counts.rejected = len(plan.rejections)
+    counts.superseded = len(plan.superseded)
+    counts.accepted = len(state.hashes) - len(plan.superseded)
+    plan.warning_codes = dict(sorted(state.codes.items()))
+    skip = state.skip
+    skip.update(s.line for s in plan.superseded)
+    del state.hashes, state.numbers, groups
 
     non_blank = counts.lines_read - counts.blank
     if non_blank == 0:
@@ -104,20 +303,53 @@ def plan_manifest(open_stream: Callable[[], BinaryIO], *, chunk_limit: int, sink
         )
         return plan
 
-    keep = {number: ref for ref, number in winner.items()}
-    del winner
+    if state.packer is not None and not plan.superseded:  # every line kept as it is: packed already
+        plan.chunks = state.packer.finish()
+        counts.chunks = len(plan.chunks)
+        counts.bytes_accepted = sum(chunk.bytes for chunk in plan.chunks)
+        return plan
+    state.packer = None
     packer = ChunkPacker(chunk_limit, sink)
+    converter = LineChecker(chunk_limit, label_rules=False)
+    packed = 0
     with open_stream() as stream:
-        for line in read_lines(stream, max_bytes=MAX_LINE_BYTES):
-            ref = keep.get(line.number)
-            if ref is not None:
-                packer.add(line.number, line.data)
-                plan.source_refs.append(ref)
-                counts.bytes_accepted += len(line.data) + 1
+        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
+            last = batch.first + len(batch.lines)
+            if (
+                not batch.oversize
+                and skip.isdisjoint(range(batch.first, last))
+                and (not state.converted or state.converted.isdisjoint(range(batch.first, last)))
+            ):
+                packer.add_run(batch.first, batch.lines, batch.raw)
+                packed += len(batch.lines)
+                continue
+            for line in batch.raw_lines():
+                if line.number in skip:
+                    continue
+                data = line.data
+                if line.number in state.converted:
+                    verdict = converter.check(line)
+                    if not isinstance(verdict, Accepted):  # pragma: no cover - the first pass accepted it
+                        raise RuntimeError(f"line {line.number} changed between passes")
+                    data = verdict.data
+                packer.add(line.number, data)
+                packed += 1
     plan.chunks = packer.finish()
     counts.chunks = len(plan.chunks)
-    if len(plan.source_refs) != counts.accepted:
-        raise RuntimeError(
-            f"the manifest changed between passes: {counts.accepted} lines classified, {len(plan.source_refs)} packed"
-        )
+    counts.bytes_accepted = sum(chunk.bytes for chunk in plan.chunks)
+    if packed != counts.accepted:
+        raise RuntimeError(f"the manifest changed between passes: {counts.accepted} lines classified, {packed} packed")
     return plan
+
+
+def _refs_at(open_stream: Callable[[], BinaryIO], numbers: set[int]) -> dict[int, str]:
+    """Source-refs of a few lines (the superseded ones), by number: a third, cheap pass."""
+    found: dict[int, str] = {}
+    with open_stream() as stream:
+        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES):
+            if numbers.isdisjoint(range(batch.first, batch.first + len(batch.lines))):
+                continue
+            for line in batch.raw_lines():
+                if line.number in numbers:
+                    found[line.number] = str(json.loads(line.data)["source-ref"])
+    return found

@@ -23,7 +23,7 @@ FAILED = "FAILED"
 REJECTED = "REJECTED"
 ALERT_OUTCOMES = frozenset({FAILED, REJECTED})
 
-_LISTS = ("entryErrors", "rejectedLines", "supersededLines")
+_LISTS = ("entryErrors", "rejectedLines", "supersededLines", "warnings", "conversions")
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,10 @@ def summary_line(report: Mapping[str, Any]) -> str:
         f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded, "
         f"{counts.get('entriesWithErrors', 0)} with errors"
     )
+    if counts.get("warned") or counts.get("converted"):
+        tail += f", {counts.get('warned', 0)} with warnings, {counts.get('converted', 0)} converted"
+    if report.get("chunkSplits"):
+        tail += f"; {len(report['chunkSplits'])} chunk(s) split after a size rejection"
     if report.get("rejection"):
         tail += f"; rejected: {report['rejection']['message']}"
     if report.get("failure"):
@@ -127,6 +131,12 @@ def build_report(
         "entryErrors": [e.as_dict() for e in entry_errors],
         "rejectedLines": list(rejected_lines),
         "supersededLines": list(superseded_lines),
+        "warnings": list(plan.get("warnings") or []),
+        "warningCodes": dict(plan.get("warningCodes") or {}),
+        "conversions": list(plan.get("conversions") or []),
+        "chunkSplits": list(plan.get("splits") or []),
+        "warningsUri": plan.get("warningsUri"),
+        "conversionsUri": plan.get("conversionsUri"),
         "reportUri": report_uri,
     }
     report["summary"] = summary_line(report)
@@ -136,13 +146,17 @@ def build_report(
 def message_from_report(report: Mapping[str, Any], *, max_items: int, budget: int = SNS_MESSAGE_BUDGET) -> str:
     """The SNS message: the report with each list cut to `max_items`, then cut further to fit `budget`."""
     limit = max_items
+    cut_in_plan = {
+        "warnings": len(report.get("warnings") or []) < int((report.get("counts") or {}).get("warnings", 0)),
+        "conversions": len(report.get("conversions") or []) < int((report.get("counts") or {}).get("converted", 0)),
+    }
     while True:
         message = dict(report)
         truncated = {}
         for name in _LISTS:
             items = report.get(name) or []
             message[name] = items[:limit]
-            truncated[name] = len(items) > limit
+            truncated[name] = len(items) > limit or cut_in_plan.get(name, False)
         message["truncated"] = truncated
         text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
         if len(text.encode("utf-8")) <= budget or limit == 0:

@@ -86,5 +86,17 @@ class RunLayout:
         return f"{self.prefix}source-refs.jsonl"
 
     @property
+    def warnings_key(self) -> str:
+        return f"{self.prefix}warnings.jsonl"
+
+    @property
+    def conversions_key(self) -> str:
+        return f"{self.prefix}conversions.jsonl"
+
+    def part_key(self, chunk: int, part: str) -> str:
+        """A part of a chunk the service refused for its size: `chunks/000012.p1.jsonl`, `...p1.p2.jsonl`."""
+        return f"{self.prefix}chunks/{chunk:06d}.{part}.jsonl"
+
+    @property
     def report_key(self) -> str:
         return f"{self.prefix}report.json"

@@ -23,7 +23,7 @@ MISSING_SOURCE_REF = "ERROR_MISSING_SOURCE_REF"
 INVALID_SOURCE_REF = "ERROR_INVALID_SOURCE_REF_FORMAT"
 LINE_EXCEEDS_CHUNK = "ERROR_LINE_EXCEEDS_CHUNK_LIMIT"
 
-_SOURCE_REF = re.compile(r"s3://([^/\s]+)/(.+)", re.DOTALL)
+SOURCE_REF = re.compile(r"s3://([^/\s]+)/(.+)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ def check_line(line: RawLine, *, chunk_limit: int) -> str | Rejection:
     if "source-ref" not in document:
         return Rejection(line.number, MISSING_SOURCE_REF, "line has no 'source-ref'")
     source_ref = document["source-ref"]
-    if not isinstance(source_ref, str) or not _SOURCE_REF.fullmatch(source_ref):
+    if not isinstance(source_ref, str) or not SOURCE_REF.fullmatch(source_ref):
         shown = source_ref if isinstance(source_ref, str) else json.dumps(source_ref)[:80]
         return Rejection(
             line.number,

@@ -5,26 +5,35 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from labelsync.adapters.aws_clients import client
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.sns_notifier import SnsNotifier
+from labelsync.observability import (
+    ENTRIES_WITH_ERRORS,
+    RUN_OUTCOME_METRICS,
+    correlate,
+    count,
+    log_metrics,
+    logger,
+    manifest_uri,
+    tracer,
+)
 from labelsync.settings import Settings
 from labelsync.usecases.report_run import report_run
-
-logger = Logger()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     settings.require("topic_arn")
-    logger.append_keys(execution=event.get("executionId"), outcome=event.get("outcome"))
+    run = (event.get("state") or {}).get("run") or {}
+    correlate(execution=event.get("executionId") or run.get("id"), manifest=manifest_uri(run))
+    logger.append_keys(outcome=event.get("outcome"))
     result = report_run(
         event,
         store=S3Store(client("s3")),
@@ -32,5 +41,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         notifier=SnsNotifier(client("sns"), settings.topic_arn),
         max_items=settings.report_max_errors,
     )
+    outcome = str(result.get("outcome"))
+    if outcome in RUN_OUTCOME_METRICS:
+        count(RUN_OUTCOME_METRICS[outcome], 1)
+    counts = result.get("counts") or {}
+    count(ENTRIES_WITH_ERRORS, float(counts.get("entriesWithErrors", 0) or 0))
     logger.info("report published", extra={"report": result})
     return result

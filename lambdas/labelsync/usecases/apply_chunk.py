@@ -1,21 +1,75 @@
 """Apply one chunk: read it from S3 and hand it to UpdateDatasetEntries.
 
 Chunks travel by key, not through state data (Step Functions caps payloads at 256 KB).
+If the service refuses a chunk for its size, the chunk is split in two at a line end,
+the parts are stored next to it (`chunks/000012.p1.jsonl`, `...p2.jsonl`; a part still
+too big is split again), the first part is sent and the other keys are returned as
+`pending`: the state machine waits for the update, then calls this again with them
+(`run.pending`), one part per update, until none remain. The split is recorded in the
+run's plan, so the report names it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from labelsync.domain.errors import ChunkRejectedError, ChunkTooLargeError
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import Datasets, ObjectStore
+
+
+def split_in_two(data: bytes) -> tuple[bytes, bytes] | None:
+    """Two halves, cut at the line end nearest the middle; None for a single line."""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines < 2:
+        return None
+    middle = len(data) // 2
+    after = data.find(b"\n", middle)
+    before = data.rfind(b"\n", 0, middle)
+    candidates = [cut for cut in (before, after) if 0 <= cut < len(data) - 1]
+    cut = min(candidates, key=lambda c: abs(c + 1 - middle))
+    return data[: cut + 1], data[cut + 1 :]
 
 
 def apply_chunk(
     run: Mapping[str, Any], dataset_arn: str, chunk: int, store: ObjectStore, datasets: Datasets
 ) -> dict[str, Any]:
-    key = RunLayout(str(run["prefix"])).chunk_key(chunk)
-    data = store.get_bytes(str(run["bucket"]), key)
-    datasets.update_entries(dataset_arn, data)
-    return {"chunk": chunk, "key": key, "bytes": len(data), "lines": data.count(b"\n")}
+    bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
+    pending = [str(key) for key in run.get("pending") or []]
+    key = pending.pop(0) if pending else layout.chunk_key(chunk)
+    data = store.get_bytes(bucket, key)
+    split = False
+    while True:
+        try:
+            datasets.update_entries(dataset_arn, data)
+            break
+        except ChunkTooLargeError as exc:
+            halves = split_in_two(data)
+            if halves is None:
+                raise ChunkRejectedError(f"{exc} (a single line: it cannot be split)") from exc
+            stem = key.removesuffix(".jsonl")
+            parts = [f"{stem}.p1.jsonl", f"{stem}.p2.jsonl"]
+            for part_key, part in zip(parts, halves, strict=True):
+                store.put_bytes(bucket, part_key, part, content_type="application/x-ndjson")
+            _record_split(store, bucket, layout, chunk, key, len(data), parts, str(exc))
+            pending.insert(0, parts[1])
+            key, data, split = parts[0], halves[0], True
+    return {
+        "chunk": chunk,
+        "key": key,
+        "bytes": len(data),
+        "lines": data.count(b"\n"),
+        "split": split,
+        "pending": pending,
+    }
+
+
+def _record_split(
+    store: ObjectStore, bucket: str, layout: RunLayout, chunk: int, key: str, size: int, parts: list[str], reason: str
+) -> None:
+    """Add the split to the run's plan (chunks are applied one at a time, so nothing races)."""
+    plan = json.loads(store.get_bytes(bucket, layout.plan_key))
+    plan.setdefault("splits", []).append({"chunk": chunk, "key": key, "bytes": size, "parts": parts, "reason": reason})
+    store.put_bytes(bucket, layout.plan_key, json.dumps(plan, indent=1).encode("utf-8"))

@@ -7,12 +7,22 @@ recognised before any work (DescribeExecution) and again at StartExecution.
 from __future__ import annotations
 
 import json
+import tempfile
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from labelsync.domain.jsonl import dump_lines
-from labelsync.domain.planning import PLAN_REJECTED, ManifestPlan, PlanCounts, plan_manifest
+from labelsync.domain.planning import (
+    CONVERSIONS,
+    KEPT_ITEMS,
+    PLAN_REJECTED,
+    SOURCE_REFS,
+    WARNINGS,
+    ManifestPlan,
+    PlanCounts,
+    plan_manifest,
+)
 from labelsync.domain.routing import RouteRejected, Target, route
 from labelsync.domain.runs import ManifestRef, RunLayout, execution_name
 from labelsync.ports import Executions, ObjectStore
@@ -29,14 +39,37 @@ class PlanOutcome:
     note: str
 
 
-class _StoreChunkSink:
+SIDE_FILE_MEMORY = 8 << 20  # side files spill to /tmp past this
+
+
+class _StoreSink:
+    """Chunks go to S3 as they are packed; side files are spooled and uploaded at the end."""
+
     def __init__(self, store: ObjectStore, bucket: str, layout: RunLayout) -> None:
         self._store, self._bucket, self._layout = store, bucket, layout
+        self.side: dict[str, IO[bytes]] = {}
 
     def write_chunk(self, index: int, data: bytes) -> str:
         key = self._layout.chunk_key(index)
         self._store.put_bytes(self._bucket, key, data, content_type="application/x-ndjson")
         return key
+
+    def append(self, name: str, data: bytes) -> None:
+        spool = self.side.get(name)
+        if spool is None:
+            spool = self.side[name] = tempfile.SpooledTemporaryFile(max_size=SIDE_FILE_MEMORY)  # noqa: SIM115 - closed by close()
+        spool.write(data)
+
+    def contents(self, name: str) -> bytes:
+        spool = self.side.get(name)
+        if spool is None:
+            return b""
+        spool.seek(0)
+        return spool.read()
+
+    def close(self) -> None:
+        for spool in self.side.values():
+            spool.close()
 
 
 def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, executions: Executions) -> PlanOutcome:
@@ -45,14 +78,18 @@ def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, exe
         return PlanOutcome(name, False, None, "duplicate event: this object version already has an execution")
     layout = RunLayout.for_run(settings.work_prefix, name)
     target: Target | None = None
+    sink = _StoreSink(store, settings.bucket, layout)
     try:
         target = route(ref.key, settings.incoming_prefix, settings.projects)
     except RouteRejected as rejected:
         plan = ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(rejected.code, rejected.message))
     else:
-        plan = _plan(ref, settings, store, layout)
+        plan = _plan(ref, settings, store, sink)
 
-    _write_run_files(ref, target, plan, settings.bucket, layout, store)
+    try:
+        _write_run_files(ref, target, plan, settings, layout, store, sink)
+    finally:
+        sink.close()
     payload: dict[str, Any] = {
         "run": {"id": name, "bucket": settings.bucket, "prefix": layout.prefix, "manifest": ref.as_dict()},
         "target": target.as_dict() if target else None,
@@ -69,13 +106,13 @@ def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, exe
     return PlanOutcome(name, started, plan.status, note)
 
 
-def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, layout: RunLayout) -> ManifestPlan:
-    sink = _StoreChunkSink(store, settings.bucket, layout)
+def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _StoreSink) -> ManifestPlan:
     try:
         return plan_manifest(
             lambda: store.open(ref.bucket, ref.key, version_id=ref.version_id),
             chunk_limit=settings.chunk_limit_bytes,
             sink=sink,
+            warnings_as_rejections=settings.warnings_as_rejections,
         )
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or fake .gz file
         message = f"the manifest could not be read: {type(exc).__name__}: {exc}"
@@ -83,14 +120,23 @@ def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, layout: RunL
 
 
 def _write_run_files(
-    ref: ManifestRef, target: Target | None, plan: ManifestPlan, bucket: str, layout: RunLayout, store: ObjectStore
+    ref: ManifestRef,
+    target: Target | None,
+    plan: ManifestPlan,
+    settings: Settings,
+    layout: RunLayout,
+    store: ObjectStore,
+    sink: _StoreSink,
 ) -> None:
     ndjson = "application/x-ndjson"
+    bucket = settings.bucket
     store.put_bytes(bucket, layout.rejects_key, dump_lines(r.as_dict() for r in plan.rejections), content_type=ndjson)
     store.put_bytes(
         bucket, layout.superseded_key, dump_lines(s.as_dict() for s in plan.superseded), content_type=ndjson
     )
-    store.put_bytes(bucket, layout.source_refs_key, dump_lines(plan.source_refs), content_type=ndjson)
+    for name, key in ((SOURCE_REFS, layout.source_refs_key), (WARNINGS, layout.warnings_key)):
+        store.put_bytes(bucket, key, sink.contents(name), content_type=ndjson)
+    store.put_bytes(bucket, layout.conversions_key, sink.contents(CONVERSIONS), content_type=ndjson)
     document = {
         "schema": PLAN_SCHEMA,
         "manifest": ref.as_dict(),
@@ -99,5 +145,19 @@ def _write_run_files(
         "rejection": {"code": plan.reason[0], "message": plan.reason[1]} if plan.reason else None,
         "counts": plan.counts.as_dict(),
         "chunks": [chunk.as_dict() for chunk in plan.chunks],
+        "settings": {
+            "warningsAsRejections": settings.warnings_as_rejections,
+            "chunkLimitBytes": settings.chunk_limit_bytes,
+        },
+        "warningCodes": plan.warning_codes,
+        "warnings": [w.as_dict() for w in plan.warnings],
+        "conversions": [c.as_dict() for c in plan.conversions],
+        "listsCut": {
+            "warnings": plan.counts.warnings > len(plan.warnings),
+            "conversions": plan.counts.converted > KEPT_ITEMS,
+        },
+        "warningsUri": f"s3://{bucket}/{layout.warnings_key}",
+        "conversionsUri": f"s3://{bucket}/{layout.conversions_key}",
+        "splits": [],
     }
     store.put_bytes(bucket, layout.plan_key, json.dumps(document, indent=1).encode("utf-8"))

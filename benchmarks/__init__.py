@@ -1,0 +1,1 @@
+"""Rerunnable benchmarks (`python -m benchmarks.plan_throughput --help`)."""

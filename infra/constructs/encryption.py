@@ -1,0 +1,46 @@
+"""The optional customer managed KMS key (context `kmsKey`): bucket, topics and failure queue use it."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from infra.config import PipelineConfig
+
+# What a principal needs to publish to an SSE-KMS topic or queue, or to read and write SSE-KMS objects.
+ENCRYPT_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+
+
+class PipelineKey(Construct):
+    """`none`: AWS owned keys (SSE-S3, SQS-managed; SNS unencrypted). `create`: a rotated key in this stack.
+    A key ARN: that key; its key policy must already let this account's roles and CloudWatch alarms use it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.key: kms.IKey | None = None
+        if config.kms_key == "create":
+            key = kms.Key(
+                self,
+                "Key",
+                description="labelsync: pipeline bucket, report and alert topics, failure queue",
+                enable_key_rotation=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            # CloudWatch alarm actions publish to the (encrypted) alert topic as the CloudWatch service.
+            key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=ENCRYPT_ACTIONS,
+                    resources=["*"],  # in a key policy "*" is this key
+                )
+            )
+            self.key = key
+        elif config.kms_key != "none":
+            self.key = kms.Key.from_key_arn(self, "Key", config.kms_key)
+            Annotations.of(self).add_info(
+                f"kmsKey {config.kms_key}: its key policy must allow this account's IAM roles and "
+                "cloudwatch.amazonaws.com (kms:GenerateDataKey, kms:Decrypt), or alarms cannot notify."
+            )

@@ -1,0 +1,212 @@
+"""Alarms (all to the alert topic) and one CloudWatch dashboard for the pipeline.
+
+Custom metrics come from the handlers (lambdas/labelsync/observability.py): namespace and service
+dimension are the functions' POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME. DescribeDataset
+polls and update durations are not in any Lambda's input (the poll loop lives in the state machine and
+its Map discards per-chunk results), so they come from the state machine's ALL-level execution log
+(Logs Insights widgets) and the AWS/States ExecutionTime metric.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import PipelineConfig
+from infra.function_specs import COMMON_ENV
+
+NAMESPACE = COMMON_ENV["POWERTOOLS_METRICS_NAMESPACE"]
+SERVICE = COMMON_ENV["POWERTOOLS_SERVICE_NAME"]
+PERIOD = Duration.minutes(5)
+POLL_STATES = ("DescribeUpdate", "DescribeNewDataset")
+
+
+def custom_metric(name: str, *, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
+    return cw.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE},
+        statistic=statistic,
+        period=PERIOD,
+        label=label,  # a label would turn an alarm's metric into a metric-math list; dashboards name it anyway
+    )
+
+
+class PipelineMonitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        state_machine: sfn.StateMachine,
+        state_machine_logs: logs.ILogGroup,
+        functions: dict[str, lambda_.IFunction],
+        failures: sqs.IQueue,
+        alert_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        action = cw_actions.SnsAction(alert_topic)
+        self.alarms: dict[str, cw.Alarm] = {}
+
+        def alarm(name: str, metric: cw.IMetric, description: str, *, threshold: float = 1) -> None:
+            created = cw.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=description,
+            )
+            created.add_alarm_action(action)
+            self.alarms[name] = created
+
+        alarm(
+            "ExecutionsFailed",
+            state_machine.metric_failed(period=PERIOD, statistic="Sum"),
+            "A sync execution failed (the report topic has its FAILED/REJECTED alert with the cause).",
+        )
+        alarm(
+            "ExecutionsTimedOut",
+            state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+            "A sync execution hit the state machine's timeout.",
+        )
+        alarm(
+            "ExecutionsAborted",
+            state_machine.metric_aborted(period=PERIOD, statistic="Sum"),
+            "A sync execution was stopped (aborted) by hand or by a redeploy.",
+        )
+        alarm(
+            "FailedS3Events",
+            failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+            "A dropped manifest's S3 event failed in the plan function after Lambda's retries: it is in the "
+            "failure queue and no execution (and no report) exists for it.",
+        )
+        alarm(
+            "RejectedLines",
+            custom_metric("LinesRejected"),
+            f"At least {config.rejected_lines_alarm_threshold} manifest lines were rejected within 5 minutes.",
+            threshold=config.rejected_lines_alarm_threshold,
+        )
+        for name, function in functions.items():
+            alarm(
+                f"{name}Errors",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"The {name} function raised an error (the state machine retries task errors; see its log group).",
+            )
+
+        in_poll_states = "details.name in [" + ", ".join(f'"{name}"' for name in POLL_STATES) + "]"
+        polls = (
+            f'filter type = "TaskStateEntered" and {in_poll_states}',
+            "stats count(*) as describePolls by bin(5m)",
+        )
+        polls_per_run = (
+            f'filter type = "TaskStateEntered" and {in_poll_states}',
+            "stats count(*) as describePolls by execution_arn",
+            "sort describePolls desc",
+            "limit 20",
+        )
+        update_seconds = (
+            'filter details.name in ["ApplyChunk", "WaitForUpdate", "DescribeUpdate", "ChunkApplied"]',
+            "stats (max(@timestamp) - min(@timestamp)) / 1000 as applyAndUpdateSeconds by execution_arn",
+            "sort applyAndUpdateSeconds desc",
+            "limit 20",
+        )
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"labelsync-{Aws.STACK_NAME}")
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24, height=4),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Executions",
+                left=[
+                    state_machine.metric_started(period=PERIOD, statistic="Sum"),
+                    state_machine.metric_succeeded(period=PERIOD, statistic="Sum"),
+                    state_machine.metric_failed(period=PERIOD, statistic="Sum"),
+                    state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+                    state_machine.metric_aborted(period=PERIOD, statistic="Sum"),
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Run duration (ExecutionTime, ms)",
+                left=[
+                    state_machine.metric_time(period=PERIOD, statistic="Average"),
+                    state_machine.metric_time(period=PERIOD, statistic="Maximum"),
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Reports",
+                left=[custom_metric(n) for n in ("RunsSucceeded", "RunsFailed", "RunsRejected", "EntriesWithErrors")],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Manifest lines",
+                left=[
+                    custom_metric(n)
+                    for n in ("LinesRead", "LinesAccepted", "LinesRejected", "LinesSuperseded", "LinesWarned")
+                ],
+                left_annotations=[
+                    cw.HorizontalAnnotation(value=config.rejected_lines_alarm_threshold, label="RejectedLines alarm")
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Chunks and bytes",
+                left=[custom_metric("Chunks"), custom_metric("ChunksSent")],
+                right=[custom_metric("BytesAccepted"), custom_metric("BytesSent")],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Failed S3 events (queue)",
+                left=[failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")],
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Function errors",
+                left=[f.metric_errors(period=PERIOD, statistic="Sum", label=name) for name, f in functions.items()],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Function duration (p95, ms)",
+                left=[f.metric_duration(period=PERIOD, statistic="p95", label=name) for name, f in functions.items()],
+                width=8,
+            ),
+            cw.LogQueryWidget(
+                title="DescribeDataset polls (execution log)",
+                log_group_names=[state_machine_logs.log_group_name],
+                query_lines=list(polls),
+                view=cw.LogQueryVisualizationType.BAR,
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cw.LogQueryWidget(
+                title="Slowest runs: seconds from first ApplyChunk to last update complete",
+                log_group_names=[state_machine_logs.log_group_name],
+                query_lines=list(update_seconds),
+                view=cw.LogQueryVisualizationType.TABLE,
+                width=12,
+            ),
+            cw.LogQueryWidget(
+                title="DescribeDataset polls per execution",
+                log_group_names=[state_machine_logs.log_group_name],
+                query_lines=list(polls_per_run),
+                view=cw.LogQueryVisualizationType.TABLE,
+                width=12,
+            ),
+        )

@@ -1,0 +1,184 @@
+"""One line's verdict: rejected (not sent), or accepted with its warnings and conversions.
+
+This is the reference check, on the standard library only. `fastcheck` may certify
+clean lines faster (msgspec), but only lines this function would accept unchanged and
+without a warning; anything else comes back here, so results never depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings
+from labelsync.domain.lines import RawLine
+from labelsync.domain.multilabel import MULTILABEL_MARKER, Conversion, NotConvertible, convert
+from labelsync.domain.validation import (
+    INVALID_JSON,
+    INVALID_SOURCE_REF,
+    INVALID_UTF8,
+    LINE_EXCEEDS_CHUNK,
+    LINE_TOO_LONG,
+    MAX_LINE_CHARS,
+    MISSING_SOURCE_REF,
+    NOT_AN_OBJECT,
+    SOURCE_REF,
+    Rejection,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Warning_:
+    line: int
+    code: str
+    message: str
+    source_ref: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "code": self.code, "message": self.message, "sourceRef": self.source_ref}
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionRecord:
+    line: int
+    source_ref: str
+    conversion: Conversion
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "sourceRef": self.source_ref,
+            "attribute": self.conversion.attribute,
+            "labels": list(self.conversion.labels),
+            "newAttributes": list(self.conversion.new_attributes),
+        }
+
+
+@dataclass(slots=True)
+class Accepted:
+    source_ref: str
+    data: bytes  # what is sent: the line itself, or its conversion
+    converted: bool = False
+    warnings: list[Warning_] = field(default_factory=list)
+    conversions: list[ConversionRecord] = field(default_factory=list)
+
+
+Verdict = Accepted | Rejection
+
+
+def bucket_of(source_ref: str) -> str:
+    return source_ref[5:].split("/", 1)[0]
+
+
+def dumps(doc: Any) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def parse(line: RawLine) -> tuple[dict[str, Any], str] | Rejection:
+    """The line's object and source-ref, or why the service would drop it without a word."""
+    if line.oversize:
+        return Rejection(
+            line.number, LINE_TOO_LONG, f"line is {line.length:,} bytes, over the {MAX_LINE_CHARS:,}-character limit"
+        )
+    try:
+        text = line.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection(line.number, INVALID_UTF8, f"line is not valid UTF-8 (byte {exc.start + 1})")
+    if len(text) > MAX_LINE_CHARS:
+        return Rejection(
+            line.number, LINE_TOO_LONG, f"line has {len(text):,} characters, over the {MAX_LINE_CHARS:,} limit"
+        )
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return Rejection(line.number, INVALID_JSON, f"line is not valid JSON: {detail}{column}")
+    if not isinstance(document, dict):
+        return Rejection(line.number, NOT_AN_OBJECT, f"line is JSON {type(document).__name__}, not an object")
+    if "source-ref" not in document:
+        return Rejection(line.number, MISSING_SOURCE_REF, "line has no 'source-ref'")
+    source_ref = document["source-ref"]
+    if not isinstance(source_ref, str) or not SOURCE_REF.fullmatch(source_ref) or not _encodable(source_ref):
+        shown = source_ref if isinstance(source_ref, str) else json.dumps(source_ref)[:80]
+        return Rejection(
+            line.number,
+            INVALID_SOURCE_REF,
+            f"'source-ref' {shown!r} is not an s3://bucket/key URI",
+            source_ref if isinstance(source_ref, str) and _encodable(source_ref) else None,
+        )
+    return document, source_ref
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        return False
+    return True
+
+
+@dataclass
+class LineChecker:
+    """Checks lines in manifest order; remembers the manifest's first bucket."""
+
+    chunk_limit: int
+    warnings_as_rejections: bool = False
+    label_rules: bool = True  # False: only what the service drops silently, and conversions
+    first_bucket: str | None = None
+
+    def check(self, line: RawLine) -> Verdict:
+        parsed = parse(line)
+        if isinstance(parsed, Rejection):
+            return parsed
+        doc, ref = parsed
+        data = line.data
+        conversions: list[ConversionRecord] = []
+        findings: list[Finding] = []
+        if MULTILABEL_MARKER in data:
+            try:
+                converted, done = convert(doc)
+            except NotConvertible as exc:
+                findings.append(("ERROR_UNSUPPORTED_USE_CASE_TYPE", f"multi-label attribute not converted: {exc}"))
+                converted, done = doc, []
+            if done:
+                doc, data = converted, dumps(converted)
+                conversions = [ConversionRecord(line.number, ref, c) for c in done]
+                if len(data.decode("utf-8")) > MAX_LINE_CHARS:
+                    return Rejection(
+                        line.number,
+                        LINE_TOO_LONG,
+                        f"the converted line has over {MAX_LINE_CHARS:,} characters",
+                        ref,
+                    )
+        if len(data) + 1 >= self.chunk_limit:
+            return Rejection(
+                line.number,
+                LINE_EXCEEDS_CHUNK,
+                f"line is {len(data):,} bytes and cannot fit in a chunk under the {self.chunk_limit:,}-byte limit",
+                ref,
+            )
+        if self.label_rules:
+            findings += label_warnings(doc)
+            findings += self.bucket_findings(ref)
+        if findings and self.warnings_as_rejections:
+            message = "; ".join(f"{code}: {text}" for code, text in findings)
+            return Rejection(line.number, findings[0][0], f"rejected because warnings are rejections: {message}", ref)
+        warnings = [Warning_(line.number, code, text, ref) for code, text in findings]
+        return Accepted(ref, data, bool(conversions), warnings, conversions)
+
+    def bucket_findings(self, ref: str) -> list[Finding]:
+        bucket = bucket_of(ref)
+        if self.first_bucket is None:
+            self.first_bucket = bucket
+            return []
+        if bucket != self.first_bucket:
+            return [
+                (
+                    MULTIPLE_BUCKETS,
+                    f"image is in bucket {bucket!r}; the manifest's first image is in {self.first_bucket!r} "
+                    "and all images of a manifest must be in one bucket",
+                )
+            ]
+        return []
