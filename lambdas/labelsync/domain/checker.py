@@ -14,18 +14,7 @@ from typing import Any
 from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings
 from labelsync.domain.lines import RawLine
 from labelsync.domain.multilabel import MULTILABEL_MARKER, Conversion, NotConvertible, convert
-from labelsync.domain.validation import (
-    INVALID_JSON,
-    INVALID_SOURCE_REF,
-    INVALID_UTF8,
-    LINE_EXCEEDS_CHUNK,
-    LINE_TOO_LONG,
-    MAX_LINE_CHARS,
-    MISSING_SOURCE_REF,
-    NOT_AN_OBJECT,
-    SOURCE_REF,
-    Rejection,
-)
+from labelsync.domain.validation import LINE_EXCEEDS_CHUNK, LINE_TOO_LONG, MAX_LINE_CHARS, Rejection, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,50 +62,6 @@ def bucket_of(source_ref: str) -> str:
 
 def dumps(doc: Any) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def parse(line: RawLine) -> tuple[dict[str, Any], str] | Rejection:
-    """The line's object and source-ref, or why the service would drop it without a word."""
-    if line.oversize:
-        return Rejection(
-            line.number, LINE_TOO_LONG, f"line is {line.length:,} bytes, over the {MAX_LINE_CHARS:,}-character limit"
-        )
-    try:
-        text = line.data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection(line.number, INVALID_UTF8, f"line is not valid UTF-8 (byte {exc.start + 1})")
-    if len(text) > MAX_LINE_CHARS:
-        return Rejection(
-            line.number, LINE_TOO_LONG, f"line has {len(text):,} characters, over the {MAX_LINE_CHARS:,} limit"
-        )
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return Rejection(line.number, INVALID_JSON, f"line is not valid JSON: {detail}{column}")
-    if not isinstance(document, dict):
-        return Rejection(line.number, NOT_AN_OBJECT, f"line is JSON {type(document).__name__}, not an object")
-    if "source-ref" not in document:
-        return Rejection(line.number, MISSING_SOURCE_REF, "line has no 'source-ref'")
-    source_ref = document["source-ref"]
-    if not isinstance(source_ref, str) or not SOURCE_REF.fullmatch(source_ref) or not _encodable(source_ref):
-        shown = source_ref if isinstance(source_ref, str) else json.dumps(source_ref)[:80]
-        return Rejection(
-            line.number,
-            INVALID_SOURCE_REF,
-            f"'source-ref' {shown!r} is not an s3://bucket/key URI",
-            source_ref if isinstance(source_ref, str) and _encodable(source_ref) else None,
-        )
-    return document, source_ref
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
-        return False
-    return True
 
 
 @dataclass

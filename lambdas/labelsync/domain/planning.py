@@ -119,6 +119,7 @@ class _Pass1:
         self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
         self.skip: set[int] = set()  # blank and rejected lines
         self.converted: set[int] = set()
+        self.warned: set[int] = set()  # line numbers; counted once superseded lines are known
         self.codes: Counter[str] = Counter()
 
     def batch(self, batch: Batch) -> None:
@@ -180,7 +181,7 @@ class _Pass1:
     def _record(self, verdict: Accepted, line: RawLine) -> None:
         counts = self.plan.counts
         if verdict.warnings:
-            counts.warned += 1
+            self.warned.add(line.number)
             counts.warnings += len(verdict.warnings)
             self.codes.update(w.code for w in verdict.warnings)
             room = KEPT_ITEMS - len(self.plan.warnings)
@@ -188,7 +189,6 @@ class _Pass1:
                 self.plan.warnings += verdict.warnings[:room]
             self.sink.append(WARNINGS, encode_lines(w.as_dict() for w in verdict.warnings))
         if verdict.converted:
-            counts.converted += 1
             self.converted.add(line.number)
             room = KEPT_ITEMS - len(self.plan.conversions)
             if room > 0:
@@ -287,7 +287,11 @@ def _plan(
     counts.accepted = len(state.hashes) - len(plan.superseded)
     plan.warning_codes = dict(sorted(state.codes.items()))
     skip = state.skip
-    skip.update(s.line for s in plan.superseded)
+    superseded_lines = {s.line for s in plan.superseded}
+    skip.update(superseded_lines)
+    # Warned and converted count accepted lines only: a superseded line is not sent.
+    counts.warned = len(state.warned - superseded_lines)
+    counts.converted = len(state.converted - superseded_lines)
     del state.hashes, state.numbers, groups
 
     non_blank = counts.lines_read - counts.blank

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from labelsync.domain.lines import RawLine
 
@@ -37,8 +38,8 @@ class Rejection:
         return {"line": self.line, "code": self.code, "message": self.message, "sourceRef": self.source_ref}
 
 
-def check_line(line: RawLine, *, chunk_limit: int) -> str | Rejection:
-    """Return the line's source-ref when the service would keep it, else why it would drop it."""
+def parse(line: RawLine) -> tuple[dict[str, Any], str] | Rejection:
+    """The line's object and source-ref, or why the service would drop it without a word."""
     if line.oversize:
         return Rejection(
             line.number, LINE_TOO_LONG, f"line is {line.length:,} bytes, over the {MAX_LINE_CHARS:,}-character limit"
@@ -62,14 +63,31 @@ def check_line(line: RawLine, *, chunk_limit: int) -> str | Rejection:
     if "source-ref" not in document:
         return Rejection(line.number, MISSING_SOURCE_REF, "line has no 'source-ref'")
     source_ref = document["source-ref"]
-    if not isinstance(source_ref, str) or not SOURCE_REF.fullmatch(source_ref):
+    if not isinstance(source_ref, str) or not SOURCE_REF.fullmatch(source_ref) or not _encodable(source_ref):
         shown = source_ref if isinstance(source_ref, str) else json.dumps(source_ref)[:80]
         return Rejection(
             line.number,
             INVALID_SOURCE_REF,
             f"'source-ref' {shown!r} is not an s3://bucket/key URI",
-            source_ref if isinstance(source_ref, str) else None,
+            source_ref if isinstance(source_ref, str) and _encodable(source_ref) else None,
         )
+    return document, source_ref
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        return False
+    return True
+
+
+def check_line(line: RawLine, *, chunk_limit: int) -> str | Rejection:
+    """The line's source-ref when the service would keep it and it fits a chunk, else why not."""
+    parsed = parse(line)
+    if isinstance(parsed, Rejection):
+        return parsed
+    source_ref = parsed[1]
     if len(line.data) + 1 >= chunk_limit:
         return Rejection(
             line.number,
