@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labelsync.domain import fastcheck
-from labelsync.domain.lines import read_batches, read_lines
+from labelsync.domain.lines import read_batches
 from labelsync.domain.packing import ChunkPacker
 from labelsync.domain.planning import PLAN_READY, ManifestPlan, plan_manifest
+from tests.unit.line_oracle import oracle_lines
 
 
 class Sink:
@@ -128,7 +129,7 @@ def test_no_input_crashes_and_every_line_is_classified(data: bytes, limit: int, 
     plan = plan_manifest(opener(data), chunk_limit=limit, sink=sink, warnings_as_rejections=strict, label_rules=labels)
     c = plan.counts
     assert c.lines_read == c.blank + c.rejected + c.superseded + c.accepted
-    assert c.lines_read == len(list(read_lines(io.BytesIO(data), max_bytes=400_000)))
+    assert c.lines_read == len(list(oracle_lines(io.BytesIO(data), max_bytes=400_000)))
     if plan.status == PLAN_READY:
         sent = [line for chunk in summary(plan, sink)["chunks"] for line in chunk.splitlines()]
         assert len(sent) == c.accepted and all(len(chunk) < limit for chunk in sink.written.values())
@@ -200,7 +201,7 @@ def test_batches_number_lines_like_the_line_reader(
     parts: list[bytes], end: bytes, bom: bool, last_end: bool, block: int, max_bytes: int
 ) -> None:
     data = (b"\xef\xbb\xbf" if bom else b"") + end.join(parts) + (end if last_end and parts else b"")
-    expected = [(x.number, x.data, x.oversize) for x in read_lines(io.BytesIO(data), max_bytes=max_bytes)]
+    expected = [(x.number, x.data, x.oversize) for x in oracle_lines(io.BytesIO(data), max_bytes=max_bytes)]
     got = [
         (x.number, x.data, x.oversize)
         for batch in read_batches(io.BytesIO(data), max_bytes=max_bytes, block_size=block)

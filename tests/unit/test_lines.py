@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labelsync.domain.lines import read_lines
+from tests.unit.line_oracle import oracle_lines
 
 
 def lines_of(data: bytes, max_bytes: int = 1000, block_size: int = 7) -> list[tuple[int, bytes, int]]:
@@ -39,3 +40,14 @@ def test_every_line_comes_back_in_order(parts: list[bytes], block_size: int) -> 
         expected[0] = expected[0][3:]
     assert [g[1] for g in got] == expected
     assert [g[0] for g in got] == list(range(1, len(parts) + 1))
+
+
+@given(st.binary(max_size=300), st.integers(1, 40), st.integers(1, 64))
+def test_block_reader_matches_the_oracle(data: bytes, max_bytes: int, block_size: int) -> None:
+    got = [
+        (x.number, x.data, x.length) for x in read_lines(io.BytesIO(data), max_bytes=max_bytes, block_size=block_size)
+    ]
+    want = [
+        (x.number, x.data, x.length) for x in oracle_lines(io.BytesIO(data), max_bytes=max_bytes, block_size=block_size)
+    ]
+    assert got == want

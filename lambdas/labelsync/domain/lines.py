@@ -29,57 +29,6 @@ class RawLine:
         return self.length == 0 or (not self.oversize and not self.data.strip())
 
 
-def read_lines(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[RawLine]:
-    """Split on LF; strip one CR before it (CRLF files) and a UTF-8 BOM at the start."""
-    number = 0
-    pending = bytearray()
-    dropped = 0  # bytes of the current line not kept because it is already oversize
-    first = True
-    while True:
-        block = stream.read(block_size)
-        if not block:
-            break
-        if first:
-            if block.startswith(BOM):
-                block = block[len(BOM) :]
-            elif len(block) < len(BOM) and BOM.startswith(block):
-                # A BOM split across reads: read the rest before deciding.
-                block += stream.read(len(BOM))
-                block = block[len(BOM) :] if block.startswith(BOM) else block
-            first = False
-        start = 0
-        while True:
-            end = block.find(b"\n", start)
-            if end < 0:
-                piece = block[start:]
-                if dropped or len(pending) + len(piece) > max_bytes:
-                    dropped += len(pending) + len(piece)
-                    pending.clear()
-                else:
-                    pending += piece
-                break
-            piece = block[start:end]
-            number += 1
-            yield _finish(number, pending, piece, dropped, max_bytes)
-            pending.clear()
-            dropped = 0
-            start = end + 1
-    if pending or dropped:
-        number += 1
-        yield _finish(number, pending, b"", dropped, max_bytes)
-
-
-def _finish(number: int, pending: bytearray, piece: bytes, dropped: int, max_bytes: int) -> RawLine:
-    data = bytes(pending) + piece if pending else piece
-    length = dropped + len(data)
-    if data.endswith(b"\r"):
-        data = data[:-1]
-        length -= 1
-    if dropped or length > max_bytes:
-        return RawLine(number=number, data=b"", length=length)
-    return RawLine(number=number, data=data, length=length)
-
-
 @dataclass(slots=True)
 class Batch:
     """Consecutive complete lines read in one block: the fast path works on these, not line by line."""
@@ -162,3 +111,9 @@ def _batch(number: int, whole: bytes, max_bytes: int) -> Batch:
                 lines[index] = b""
         whole = b""
     return Batch(number, lines, whole, oversize)
+
+
+def read_lines(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[RawLine]:
+    """One line at a time (for callers that do not need blocks)."""
+    for batch in read_batches(stream, max_bytes=max_bytes, block_size=block_size):
+        yield from batch.raw_lines()
