@@ -2,9 +2,9 @@
 
 Custom metrics come from the handlers (lambdas/labelsync/observability.py): namespace and service
 dimension are the functions' POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME. DescribeDataset
-polls and update durations are not in any Lambda's input (the poll loop lives in the state machine and
-its Map discards per-chunk results), so they come from the state machine's ALL-level execution log
-(Logs Insights widgets) and the AWS/States ExecutionTime metric.
+polls and seconds waited for updates are counted by the state machine's poll loop and handed to the
+report step per chunk (DescribePolls, UpdateWaitSeconds); the ALL-level execution log adds per-run
+detail (Logs Insights widgets), and AWS/States ExecutionTime the run duration.
 """
 
 from __future__ import annotations
@@ -167,6 +167,12 @@ class PipelineMonitoring(Construct):
                 title="Chunks and bytes",
                 left=[custom_metric("Chunks"), custom_metric("ChunksSent")],
                 right=[custom_metric("BytesAccepted"), custom_metric("BytesSent")],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="Dataset updates: DescribeDataset calls and seconds waited",
+                left=[custom_metric("DescribePolls")],
+                right=[custom_metric("UpdateWaitSeconds")],
                 width=8,
             ),
             cw.GraphWidget(

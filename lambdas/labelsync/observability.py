@@ -36,6 +36,8 @@ RUNS_SUCCEEDED = "RunsSucceeded"
 RUNS_FAILED = "RunsFailed"
 RUNS_REJECTED = "RunsRejected"
 ENTRIES_WITH_ERRORS = "EntriesWithErrors"
+DESCRIBE_POLLS = "DescribePolls"
+UPDATE_SECONDS = "UpdateWaitSeconds"
 
 # plan counts key (labelsync.plan/v1 "counts") -> metric; missing keys count 0 (LinesWarned until warnings exist).
 PLAN_COUNT_METRICS = {
@@ -68,6 +70,19 @@ def count(name: str, value: float, unit: MetricUnit = MetricUnit.Count) -> None:
 def count_plan(counts: Mapping[str, Any]) -> None:
     for key, (name, unit) in PLAN_COUNT_METRICS.items():
         count(name, _number(counts.get(key, 0)), unit)
+
+
+def count_chunk_stats(stats: Any) -> None:
+    """DescribeDataset calls and seconds waited for updates, from the Map's per-chunk outputs.
+
+    The poll loop runs in the state machine, so the counts arrive in the report step's input
+    (`chunkStats`: one `{"chunk", "polls", "waitedSeconds"}` per chunk).
+    """
+    if not isinstance(stats, list) or not stats:
+        return
+    items = [s for s in stats if isinstance(s, Mapping)]
+    count(DESCRIBE_POLLS, sum(_number(s.get("polls")) for s in items))
+    count(UPDATE_SECONDS, sum(_number(s.get("waitedSeconds")) for s in items), MetricUnit.Seconds)
 
 
 def log_metrics(handler: Handler) -> Handler:

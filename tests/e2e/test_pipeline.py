@@ -194,6 +194,11 @@ def test_large_manifest_goes_in_several_chunks_in_order(stack: OfflineStack) -> 
     applies = [i for i in stack.runtime.invocations if i.function.endswith("ApplyChunk")]
     assert [a.event["chunk"] for a in applies] == list(range(report["counts"]["chunks"]))
     assert all(a.result["bytes"] < 8000 for a in applies)
+    # The Map hands the report step one small record per chunk, for the poll and wait metrics.
+    (report_call,) = [i for i in stack.runtime.invocations if i.function.endswith("ReportRun")]
+    stats = report_call.event["state"]["chunkStats"]
+    assert [s["chunk"] for s in stats] == list(range(report["counts"]["chunks"]))
+    assert all(s["polls"] >= 1 and s["waitedSeconds"] >= 5 for s in stats)
     assert len(entries(stack, dataset_arn(stack, "TRAIN"))) == 300
 
 

@@ -16,6 +16,7 @@ from labelsync.observability import (
     RUN_OUTCOME_METRICS,
     correlate,
     count,
+    count_chunk_stats,
     log_metrics,
     logger,
     manifest_uri,
@@ -46,5 +47,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         count(RUN_OUTCOME_METRICS[outcome], 1)
     counts = result.get("counts") or {}
     count(ENTRIES_WITH_ERRORS, float(counts.get("entriesWithErrors", 0) or 0))
+    count_chunk_stats((event.get("state") or {}).get("chunkStats"))
     logger.info("report published", extra={"report": result})
     return result
