@@ -11,7 +11,6 @@ the reason that wildcard is the narrowest the action allows.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -30,9 +29,8 @@ from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
 from infra.constructs.rekognition import dataset_arns, project_arns
 from infra.function_specs import APPLY, PLAN, REPORT, RESOLVE, EnvValues, FunctionSpec, environment
+from infra.lambda_bundle import lambda_code
 
-LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag AwsSolutions-L1 asks for it).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -77,7 +75,7 @@ class PipelineFunctions(Construct):
         self._config = config
         self._bucket = bucket
         self._key = key
-        self._code = lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDES)
+        self._code = lambda_code()
         # Resolved by CloudFormation at deploy time: no synth-time lookup, no credentials needed.
         layer_arn = ssm.StringParameter.value_for_string_parameter(
             self, powertools_parameter_name(config.powertools_version)
