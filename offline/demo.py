@@ -115,6 +115,12 @@ def print_report(message: dict[str, Any], out: TextIO) -> None:
         print(f"  manifest rejected: {report['rejection']['code']}: {report['rejection']['message']}", file=out)
     for item in report.get("rejectedLines", []):
         print(f"  line {item['line']}: rejected before sending: {item['code']}: {item['message']}", file=out)
+    for item in report.get("warnings", []):
+        print(f"  line {item['line']}: sent with a warning: {item['code']}: {item['message']}", file=out)
+    for item in report.get("conversions", []):
+        print(
+            f"  line {item['line']}: multi-label {item['attribute']!r} converted to {item['newAttributes']}", file=out
+        )
     for item in report.get("supersededLines", []):
         print(f"  line {item['line']}: superseded by line {item['supersededBy']} ({item['sourceRef']})", file=out)
     for item in report.get("entryErrors", []):

@@ -46,6 +46,10 @@ class Datasets(Protocol):
 
     def entries_with_errors(self, dataset_arn: str) -> Iterable[str]: ...
 
+    def entry_source_refs(self, dataset_arn: str) -> Iterable[str]:
+        """The `source-ref` of every entry of the dataset, page by page (lazily: stop iterating to stop listing)."""
+        ...
+
 
 class Notifier(Protocol):
     def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None: ...

@@ -3,7 +3,7 @@
 import gzip
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO, cast
 
 import pytest
@@ -53,9 +53,12 @@ class FakeExecutions:
 
 
 class FakeDatasets:
-    def __init__(self, existing: dict[str, DatasetInfo], errored: Iterable[str] = ()) -> None:
-        self.existing, self.errored = existing, list(errored)
+    def __init__(
+        self, existing: dict[str, DatasetInfo], errored: Iterable[str] = (), present: Iterable[str] = ()
+    ) -> None:
+        self.existing, self.errored, self.present = existing, list(errored), list(present)
         self.created: list[str] = []
+        self.listed = 0  # entries handed out by entry_source_refs
 
     def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
         return f"arn:project/{project}", self.existing.get(dataset_type)
@@ -72,6 +75,11 @@ class FakeDatasets:
 
     def entries_with_errors(self, dataset_arn: str) -> Iterable[str]:
         return self.errored
+
+    def entry_source_refs(self, dataset_arn: str) -> Iterator[str]:
+        for ref in self.present:
+            self.listed += 1
+            yield ref
 
 
 class FakeNotifier:
@@ -145,7 +153,7 @@ def test_report_keeps_only_this_manifests_errors_and_publishes_once() -> None:
     result = report_run(
         {"outcome": "COMPLETED", "executionId": "arn:exec", "state": state},
         store=store,
-        datasets=FakeDatasets({}, errored),
+        datasets=FakeDatasets({}, errored, present=["s3://img/1.jpg", "s3://img/2.jpg"]),
         notifier=notifier,
         max_items=10,
     )

@@ -6,6 +6,7 @@ left after that is raised under a name the state machine's Retry understands.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -109,3 +110,24 @@ class RekognitionDatasets:
                 yield from page.get("DatasetEntries", [])
         except ClientError as exc:
             raise _translate(exc, "ListDatasetEntries") from exc
+
+    def entry_source_refs(self, dataset_arn: str) -> Iterator[str]:
+        """Every entry's `source-ref` (ListDatasetEntries, no filter, 100 a page), fetched page by page."""
+        paginator = self._rek.get_paginator("list_dataset_entries")
+        try:
+            for page in paginator.paginate(DatasetArn=dataset_arn, PaginationConfig={"PageSize": 100}):
+                for entry in page.get("DatasetEntries", []):
+                    ref = _source_ref(entry)
+                    if ref is not None:
+                        yield ref
+        except ClientError as exc:
+            raise _translate(exc, "ListDatasetEntries") from exc
+
+
+def _source_ref(entry: str) -> str | None:
+    try:
+        parsed = json.loads(entry)
+    except ValueError:
+        return None
+    ref = parsed.get("source-ref") if isinstance(parsed, dict) else None
+    return ref if isinstance(ref, str) else None

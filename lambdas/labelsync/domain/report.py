@@ -8,7 +8,7 @@ under SNS's 256 KB cap, so lists are cut until it fits and the cut is flagged.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,11 @@ REJECTED = "REJECTED"
 ALERT_OUTCOMES = frozenset({FAILED, REJECTED})
 
 _LISTS = ("entryErrors", "rejectedLines", "supersededLines", "warnings", "conversions")
+
+RECONCILE_STAGE = "reconcile"
+ENTRIES_MISSING = "ERROR_ENTRIES_MISSING_AFTER_UPDATE"
+LINES_UNACCOUNTED = "ERROR_LINES_UNACCOUNTED"
+MISSING_SAMPLE = 20  # source-refs named in `reconciliation.missingSample`
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,129 @@ def failure_from_state(state: Mapping[str, Any]) -> Failure:
     return Failure(stage, error, str(cause), chunk if isinstance(chunk, int) else None, status_message)
 
 
+@dataclass(frozen=True)
+class DatasetCheck:
+    """Whether this manifest's source-refs were all found in the dataset after the last update."""
+
+    checked: bool
+    expected: int = 0
+    missing: int = 0
+    sample: tuple[str, ...] = ()
+
+
+NOT_CHECKED = DatasetCheck(checked=False)
+
+
+def check_presence(expected: Sequence[str], listed: Iterable[str], *, sample: int = MISSING_SAMPLE) -> DatasetCheck:
+    """Which of `expected` (the manifest's source-refs, in line order, repeats allowed) `listed` lacks.
+
+    Memory is the manifest's distinct refs only, whatever the dataset's size: each listed ref
+    is struck off, and listing stops (the iterator is not advanced) once none remain.
+    """
+    remaining = set(expected)
+    distinct = len(remaining)
+    if remaining:
+        for ref in listed:
+            remaining.discard(ref)
+            if not remaining:
+                break
+    first: list[str] = []
+    if remaining:
+        seen: set[str] = set()
+        for ref in expected:
+            if ref in remaining and ref not in seen:
+                seen.add(ref)
+                first.append(ref)
+                if len(first) >= sample:
+                    break
+    return DatasetCheck(checked=True, expected=distinct, missing=len(remaining), sample=tuple(first))
+
+
+def applied_lines(requested: str, plan: Mapping[str, Any], state: Mapping[str, Any]) -> int:
+    """Accepted lines sent in chunks whose update completed.
+
+    COMPLETED: all of them. FAILED at chunk k: the lines of chunks 0..k-1 (chunks are applied in
+    order, one at a time; parts of a split chunk k are not counted). FAILED after the last chunk
+    (the report step itself): all. Otherwise (rejected, failed before any chunk): none.
+    """
+    accepted = int((plan.get("counts") or {}).get("accepted", 0))
+    if requested == "COMPLETED":
+        return accepted
+    if requested != FAILED:
+        return 0
+    chunk = state.get("chunk")
+    if isinstance(chunk, int) and not isinstance(chunk, bool):
+        return sum(int(c.get("lines", 0)) for c in plan.get("chunks") or [] if int(c.get("index", 0)) < chunk)
+    if state.get("chunkStats") is not None:
+        return accepted
+    return 0
+
+
+def reconcile(
+    counts: Mapping[str, Any],
+    *,
+    applied: int,
+    rejected_lines: Sequence[Mapping[str, Any]],
+    superseded_lines: Sequence[Mapping[str, Any]],
+    source_refs: Sequence[str] | None,
+    check: DatasetCheck,
+) -> dict[str, Any]:
+    """Account for every line read: the `reconciliation` object of the report.
+
+    Balanced when blank + rejected + superseded + applied + notApplied = linesRead, every
+    rejected line is listed with a code and a message, every superseded line is listed, and
+    (when the run's source-refs are at hand) they hold exactly one ref per accepted or
+    superseded line and one distinct ref per accepted line.
+    """
+    lines_read = int(counts.get("linesRead", 0))
+    blank, rejected = int(counts.get("blank", 0)), int(counts.get("rejected", 0))
+    superseded, accepted = int(counts.get("superseded", 0)), int(counts.get("accepted", 0))
+    accounted = {
+        "blank": blank,
+        "rejected": rejected,
+        "superseded": superseded,
+        "applied": applied,
+        "notApplied": accepted - applied,
+    }
+    balanced = (
+        0 <= applied <= accepted
+        and sum(accounted.values()) == lines_read
+        and len(rejected_lines) == rejected
+        and all(r.get("code") and r.get("message") for r in rejected_lines)
+        and len(superseded_lines) == superseded
+    )
+    if source_refs is not None:
+        balanced = balanced and len(source_refs) == accepted + superseded and len(set(source_refs)) == accepted
+    return {
+        "linesRead": lines_read,
+        "accounted": accounted,
+        "balanced": balanced,
+        "checked": check.checked,
+        "missingFromDataset": check.missing,
+        "missingSample": list(check.sample),
+    }
+
+
+def reconcile_failure(reconciliation: Mapping[str, Any], check: DatasetCheck) -> Failure | None:
+    """The failure a completed run ends with when its lines do not reconcile; None when they do."""
+    if check.missing:
+        sample = ", ".join(check.sample[:3])
+        return Failure(
+            RECONCILE_STAGE,
+            ENTRIES_MISSING,
+            f"{check.missing:,} of the {check.expected:,} images this manifest sent are not in the dataset "
+            f"after UPDATE_COMPLETE (ListDatasetEntries); first: {sample}",
+        )
+    if not reconciliation["balanced"]:
+        return Failure(
+            RECONCILE_STAGE,
+            LINES_UNACCOUNTED,
+            f"the line counts do not add up to the {reconciliation['linesRead']:,} lines read: "
+            f"{json.dumps(reconciliation['accounted'])}",
+        )
+    return None
+
+
 def decide_outcome(requested: str, *, entry_errors: int, rejected_lines: int) -> str:
     if requested == "COMPLETED":
         return SUCCEEDED_WITH_ERRORS if entry_errors or rejected_lines else SUCCEEDED
@@ -113,11 +241,15 @@ def build_report(
     superseded_lines: Sequence[Mapping[str, Any]],
     failure: Failure | None,
     report_uri: str,
+    reconciliation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED."""
     counts = dict(plan.get("counts") or {})
     counts["entriesWithErrors"] = len({e.source_ref for e in entry_errors})
     counts["entryErrors"] = len(entry_errors)
     outcome = decide_outcome(requested, entry_errors=len(entry_errors), rejected_lines=int(counts.get("rejected", 0)))
+    if failure is not None:
+        outcome = FAILED
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "outcome": outcome,
@@ -137,6 +269,7 @@ def build_report(
         "chunkSplits": list(plan.get("splits") or []),
         "warningsUri": plan.get("warningsUri"),
         "conversionsUri": plan.get("conversionsUri"),
+        "reconciliation": dict(reconciliation) if reconciliation is not None else None,
         "reportUri": report_uri,
     }
     report["summary"] = summary_line(report)

@@ -49,4 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     count(ENTRIES_WITH_ERRORS, float(counts.get("entriesWithErrors", 0) or 0))
     count_chunk_stats((event.get("state") or {}).get("chunkStats"))
     logger.info("report published", extra={"report": result})
-    return result
+    reconciliation = result.get("reconciliation") or {}
+    if reconciliation.get("missingFromDataset") or reconciliation.get("balanced") is False:
+        logger.error("reconciliation failed", extra={"reconciliation": reconciliation})
+    return result  # the execution's output (state Done): outcome, failure and reconciliation included

@@ -1,4 +1,10 @@
-"""Report step: gather this manifest's entry errors, write the full report, publish the message."""
+"""Report step: gather this manifest's entry errors, reconcile, write the full report, publish the message.
+
+After the last chunk (COMPLETED) the step also lists the dataset's entries and checks that every
+source-ref this manifest sent is there; a missing one turns the run into a FAILED alert (stage
+`reconcile`). The report is published and the step returns normally either way, so the return
+value names the outcome for whoever reads the execution's output.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,15 @@ from labelsync.domain.entry_errors import EntryError, errors_for_refs
 from labelsync.domain.jsonl import load_lines
 from labelsync.domain.report import (
     FAILED,
+    NOT_CHECKED,
+    applied_lines,
     build_report,
+    check_presence,
     failure_from_state,
     message_attributes,
     message_from_report,
+    reconcile,
+    reconcile_failure,
 )
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import Datasets, Notifier, ObjectStore
@@ -36,9 +47,26 @@ def report_run(
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
     entry_errors: list[EntryError] = []
+    source_refs: list[str] | None = None
+    check = NOT_CHECKED
     if requested == "COMPLETED" and dataset_arn:
-        refs = set(load_lines(store.get_bytes(bucket, layout.source_refs_key)))
-        entry_errors = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), refs))
+        source_refs = [str(ref) for ref in load_lines(store.get_bytes(bucket, layout.source_refs_key))]
+        entry_errors = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), set(source_refs)))
+        check = check_presence(source_refs, datasets.entry_source_refs(dataset_arn))
+
+    rejected_lines = list(load_lines(store.get_bytes(bucket, layout.rejects_key)))
+    superseded_lines = list(load_lines(store.get_bytes(bucket, layout.superseded_key)))
+    reconciliation = reconcile(
+        plan.get("counts") or {},
+        applied=applied_lines(requested, plan, state),
+        rejected_lines=rejected_lines,
+        superseded_lines=superseded_lines,
+        source_refs=source_refs,
+        check=check,
+    )
+    failure = failure_from_state(state) if requested == FAILED else None
+    if requested == "COMPLETED":
+        failure = reconcile_failure(reconciliation, check)
 
     report = build_report(
         requested=requested,
@@ -46,10 +74,11 @@ def report_run(
         plan=plan,
         dataset_arn=dataset_arn,
         entry_errors=entry_errors,
-        rejected_lines=list(load_lines(store.get_bytes(bucket, layout.rejects_key))),
-        superseded_lines=list(load_lines(store.get_bytes(bucket, layout.superseded_key))),
-        failure=failure_from_state(state) if requested == FAILED else None,
+        rejected_lines=rejected_lines,
+        superseded_lines=superseded_lines,
+        failure=failure,
         report_uri=f"s3://{bucket}/{layout.report_key}",
+        reconciliation=reconciliation,
     )
     store.put_bytes(bucket, layout.report_key, json.dumps(report, indent=1, ensure_ascii=False).encode("utf-8"))
     notifier.publish(
@@ -57,4 +86,10 @@ def report_run(
         message=message_from_report(report, max_items=max_items),
         attributes=message_attributes(report),
     )
-    return {"outcome": report["outcome"], "reportUri": report["reportUri"], "counts": report["counts"]}
+    return {
+        "outcome": report["outcome"],
+        "reportUri": report["reportUri"],
+        "counts": report["counts"],
+        "failure": report["failure"],
+        "reconciliation": reconciliation,
+    }

@@ -1,0 +1,201 @@
+"""Reconciliation: every line read is accounted for, and the sent images are in the dataset afterwards."""
+
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from labelsync.adapters.rekognition_datasets import RekognitionDatasets
+from labelsync.domain.report import (
+    ENTRIES_MISSING,
+    LINES_UNACCOUNTED,
+    MISSING_SAMPLE,
+    NOT_CHECKED,
+    applied_lines,
+    check_presence,
+    reconcile,
+)
+from labelsync.domain.runs import ManifestRef
+from labelsync.usecases.plan_run import plan_and_start
+from labelsync.usecases.report_run import report_run
+from tests.unit.test_usecases import SETTINGS, FakeDatasets, FakeExecutions, FakeNotifier, FakeStore
+
+REFS = [f"s3://img/{n}.jpg" for n in range(1, 7)]
+# 8 lines: a blank line, a rejected line, a repeated image (line 2 superseded by line 8), 5 accepted images.
+MANIFEST = (
+    "\n".join(
+        [
+            json.dumps({"source-ref": REFS[0]}),
+            json.dumps({"source-ref": REFS[1]}),
+            "",
+            "not json",
+            json.dumps({"source-ref": REFS[2]}),
+            json.dumps({"source-ref": REFS[3]}),
+            json.dumps({"source-ref": REFS[4]}),
+            json.dumps({"source-ref": REFS[1], "v": 2}),
+        ]
+    )
+    + "\n"
+).encode()
+ACCEPTED = REFS[:5]
+
+
+def planned(body: bytes = MANIFEST, chunk_limit: int | None = None) -> tuple[FakeStore, dict[str, Any]]:
+    settings = SETTINGS if chunk_limit is None else dataclasses.replace(SETTINGS, chunk_limit_bytes=chunk_limit)
+    key = "incoming/pets/train/m.jsonl"
+    store, executions = FakeStore({key: body}), FakeExecutions()
+    outcome = plan_and_start(ManifestRef("pipe", key, None, "e"), settings, store, executions)
+    state = dict(executions.started[outcome.execution_name])
+    state["dataset"] = {"arn": "arn:ds"}
+    return store, state
+
+
+def run_report(
+    store: FakeStore, state: Mapping[str, Any], datasets: FakeDatasets, outcome: str = "COMPLETED"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    notifier = FakeNotifier()
+    result = report_run(
+        {"outcome": outcome, "executionId": "arn:exec", "state": state},
+        store=store,
+        datasets=datasets,
+        notifier=notifier,
+        max_items=10,
+    )
+    (published,) = notifier.published
+    return result, published
+
+
+def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() -> None:
+    store, state = planned()
+    others = [f"s3://other/{n}.jpg" for n in range(500)]
+    datasets = FakeDatasets({}, present=[others[0], *reversed(ACCEPTED), *others[1:]])
+    result, published = run_report(store, state, datasets)
+    assert result["outcome"] == "SUCCEEDED_WITH_ERRORS"  # the rejected line
+    assert datasets.listed == 1 + len(ACCEPTED)  # not the 499 entries after the last of this manifest's
+    reconciliation = published["message"]["reconciliation"]
+    assert reconciliation == {
+        "linesRead": 8,
+        "accounted": {"blank": 1, "rejected": 1, "superseded": 1, "applied": 5, "notApplied": 0},
+        "balanced": True,
+        "checked": True,
+        "missingFromDataset": 0,
+        "missingSample": [],
+    }
+    assert result["reconciliation"] == reconciliation and result["failure"] is None
+
+
+def test_a_missing_image_after_update_complete_is_a_failed_alert() -> None:
+    store, state = planned()
+    datasets = FakeDatasets({}, present=[REFS[0], REFS[2], REFS[4], "s3://other/x.jpg"])
+    result, published = run_report(store, state, datasets)
+    assert result["outcome"] == "FAILED"
+    assert published["attributes"]["kind"] == "alert" and published["attributes"]["outcome"] == "FAILED"
+    message = published["message"]
+    assert message["failure"]["stage"] == "reconcile" and message["failure"]["error"] == ENTRIES_MISSING
+    assert "2 of the 5 images" in message["failure"]["cause"] and REFS[1] in message["failure"]["cause"]
+    assert message["reconciliation"]["missingFromDataset"] == 2
+    assert message["reconciliation"]["missingSample"] == [REFS[1], REFS[3]]  # in line order
+    assert message["reconciliation"]["balanced"] is True  # the counts add up; the dataset lost them
+    assert datasets.listed == 4  # every page read before concluding
+    assert "failed in reconcile" in message["summary"]
+    stored = json.loads(store.objects[f"{state['run']['prefix']}report.json"])
+    assert stored["outcome"] == "FAILED" and stored["reconciliation"] == message["reconciliation"]
+
+
+def test_a_run_failed_at_a_chunk_counts_only_the_chunks_before_it_as_applied() -> None:
+    store, state = planned(chunk_limit=70)  # about one line per chunk
+    plan = json.loads(store.objects[f"{state['run']['prefix']}plan.json"])
+    assert len(plan["chunks"]) >= 3
+    state = {**state, "chunk": 2, "failure": {"Error": "DatasetUpdateFailed", "Cause": "x"}}
+    result, published = run_report(store, state, FakeDatasets({}), outcome="FAILED")
+    before = sum(c["lines"] for c in plan["chunks"][:2])
+    assert result["outcome"] == "FAILED" and published["message"]["failure"]["stage"] == "apply-chunk"
+    reconciliation = published["message"]["reconciliation"]
+    assert reconciliation["accounted"]["applied"] == before
+    assert reconciliation["accounted"]["notApplied"] == 5 - before
+    assert reconciliation["balanced"] is True and reconciliation["checked"] is False
+
+
+def test_a_rejected_manifest_applies_nothing_and_still_balances() -> None:
+    store, state = planned(b"not json\n{}\n" + json.dumps({"source-ref": REFS[0]}).encode() + b"\n")
+    assert state["plan"]["status"] == "REJECTED"
+    result, published = run_report(store, state, FakeDatasets({}), outcome="REJECTED")
+    reconciliation = published["message"]["reconciliation"]
+    assert result["outcome"] == "REJECTED"
+    assert reconciliation["accounted"] == {"blank": 0, "rejected": 2, "superseded": 0, "applied": 0, "notApplied": 1}
+    assert reconciliation["balanced"] is True and reconciliation["checked"] is False
+
+
+def test_counts_that_do_not_add_up_fail_a_completed_run() -> None:
+    store, state = planned()
+    rejects = f"{state['run']['prefix']}rejects.jsonl"
+    store.objects[rejects] = b""  # the rejected line is no longer listed anywhere
+    result, published = run_report(store, state, FakeDatasets({}, present=ACCEPTED))
+    assert result["outcome"] == "FAILED"
+    assert published["message"]["failure"]["error"] == LINES_UNACCOUNTED
+    assert published["message"]["reconciliation"]["balanced"] is False
+
+
+def test_check_presence_counts_distinct_refs_and_caps_the_sample() -> None:
+    expected = [f"s3://b/{n}" for n in range(50)] * 2
+    check = check_presence(expected, iter(["s3://b/3", "s3://x"]))
+    assert check.checked and check.expected == 50 and check.missing == 49
+    assert len(check.sample) == MISSING_SAMPLE and check.sample[:3] == ("s3://b/0", "s3://b/1", "s3://b/2")
+
+    def never() -> Iterator[str]:
+        raise AssertionError("nothing to look for: the dataset is not listed")
+        yield ""
+
+    assert check_presence([], never()).missing == 0
+
+
+def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
+    counts = {"linesRead": 3, "blank": 0, "rejected": 0, "superseded": 0, "accepted": 3}
+    assert reconcile(counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=None, check=NOT_CHECKED)[
+        "balanced"
+    ]
+    over = reconcile(counts, applied=4, rejected_lines=[], superseded_lines=[], source_refs=None, check=NOT_CHECKED)
+    assert over["balanced"] is False
+    refs = reconcile(counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=["a", "a"], check=NOT_CHECKED)
+    assert refs["balanced"] is False  # three lines accepted, two refs recorded
+
+
+def test_applied_lines_after_the_map_and_before_any_chunk() -> None:
+    plan = {"counts": {"accepted": 7}, "chunks": [{"index": 0, "lines": 7}]}
+    assert applied_lines("FAILED", plan, {"chunkStats": []}) == 7  # the report step itself failed
+    assert applied_lines("FAILED", plan, {"dataset": {}}) == 0
+    assert applied_lines("REJECTED", plan, {}) == 0
+
+
+class _Paginator:
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages, self.served, self.kwargs = pages, 0, {}
+
+    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        self.kwargs = kwargs
+        for page in self.pages:
+            self.served += 1
+            yield {"DatasetEntries": page}
+
+
+class _Client:
+    def __init__(self, paginator: _Paginator) -> None:
+        self.paginator = paginator
+
+    def get_paginator(self, name: str) -> _Paginator:
+        assert name == "list_dataset_entries"
+        return self.paginator
+
+
+def test_adapter_lists_every_entry_unfiltered_page_by_page() -> None:
+    pages = [
+        [json.dumps({"source-ref": "s3://b/1", "x": {"y": 1}}), "not json", json.dumps([1])],
+        [json.dumps({"source-ref": 5}), json.dumps({"source-ref": "s3://b/2"})],
+        [json.dumps({"source-ref": "s3://b/3"})],
+    ]
+    paginator = _Paginator(pages)
+    refs = RekognitionDatasets(_Client(paginator)).entry_source_refs("arn:ds")
+    assert next(iter(refs)) == "s3://b/1" and paginator.served == 1  # lazy: one page so far
+    assert list(refs) == ["s3://b/2", "s3://b/3"]
+    assert paginator.kwargs == {"DatasetArn": "arn:ds", "PaginationConfig": {"PageSize": 100}}
+    assert check_presence(["s3://b/1"], RekognitionDatasets(_Client(_Paginator(pages))).entry_source_refs("a")).missing == 0
