@@ -1,0 +1,105 @@
+"""Reconciliation end to end: every line accounted for, and an image the service loses is an alert."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline.custom_labels.dataset import Dataset
+from offline.custom_labels.entry_rules import CheckedEntry
+from offline.stack import OfflineStack
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+CLEAN = EXAMPLES / "pets-clean.jsonl"
+PROBLEMS = EXAMPLES / "pets-with-problems.jsonl"
+LOST = "s3://labelsync-demo-images/pets/img-0003.jpg"
+
+
+def only_report(stack: OfflineStack) -> dict[str, Any]:
+    reports = stack.reports()
+    assert len(reports) == 1, reports
+    return reports[0]
+
+
+def classification(index: int) -> bytes:
+    line = {
+        "source-ref": f"s3://labelsync-demo-images/many/img-{index:04d}.jpg",
+        "animal": index % 2,
+        "animal-metadata": {
+            "confidence": 1,
+            "class-name": ["cat", "dog"][index % 2],
+            "human-annotated": "yes",
+            "creation-date": "2023-01-01T00:00:00",
+            "type": "groundtruth/image-classification",
+            "job-name": "pets",
+        },
+    }
+    return json.dumps(line).encode() + b"\n"
+
+
+def list_calls(stack: OfflineStack) -> int:
+    return len([c for c in stack.service.calls if c.operation == "ListDatasetEntries"])
+
+
+def test_a_normal_run_accounts_for_every_line_and_finds_every_image(stack: OfflineStack) -> None:
+    stack.create_project("demo-project", [])  # no-op if it exists; TEST is created by the pipeline
+    stack.drop("incoming/demo-project/test/pets-with-problems.jsonl", PROBLEMS)
+    (execution,) = stack.wait_until_idle()
+    assert execution["status"] == "SUCCEEDED"
+    report = only_report(stack)
+    assert report["outcome"] == "SUCCEEDED_WITH_ERRORS"
+    assert report["reconciliation"] == {
+        "linesRead": 12,
+        "accounted": {"blank": 0, "rejected": 2, "superseded": 1, "applied": 9, "notApplied": 0},
+        "balanced": True,
+        "checked": True,
+        "missingFromDataset": 0,
+        "missingSample": [],
+    }
+    assert json.loads(execution["output"])["reconciliation"]["balanced"] is True
+
+
+def test_listing_reads_every_page_and_stops_once_the_manifests_images_are_seen(stack: OfflineStack) -> None:
+    stack.drop("incoming/demo-project/train/many.jsonl", b"".join(classification(i) for i in range(250)))
+    stack.wait_until_idle()
+    first = list_calls(stack)
+    assert first == 1 + 3  # entries with errors (one page), then all 250 entries (three pages)
+    # Re-sending the first two images: both are on the first page of the listing.
+    stack.drop("incoming/demo-project/train/again.jsonl", classification(0) + classification(1))
+    stack.wait_until_idle()
+    assert list_calls(stack) - first == 1 + 1
+    reports = stack.reports()
+    assert [r["outcome"] for r in reports] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [r["reconciliation"]["missingFromDataset"] for r in reports] == [0, 0]
+    assert reports[0]["reconciliation"]["accounted"]["applied"] == 250
+
+
+def test_an_image_the_service_loses_is_reported_as_a_failed_alert(
+    stack: OfflineStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    applied = Dataset._apply
+
+    def apply_and_lose_one(self: Dataset, changes: list[CheckedEntry]) -> str | None:
+        failure = applied(self, changes)
+        if failure is None and self.entries.pop(LOST, None) is not None:
+            self.order = list(self.entries.values())
+        return failure
+
+    monkeypatch.setattr(Dataset, "_apply", apply_and_lose_one)
+    stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
+    (execution,) = stack.wait_until_idle()
+    # The report step published and returned normally: the execution ends in Done, and says FAILED.
+    assert execution["status"] == "SUCCEEDED"
+    output = json.loads(execution["output"])
+    assert output["outcome"] == "FAILED" and output["failure"]["stage"] == "reconcile"
+    report = only_report(stack)
+    assert report["outcome"] == "FAILED"
+    assert report["failure"]["stage"] == "reconcile"
+    assert report["failure"]["error"] == "ERROR_ENTRIES_MISSING_AFTER_UPDATE"
+    assert report["reconciliation"]["missingFromDataset"] == 1
+    assert report["reconciliation"]["missingSample"] == [LOST]
+    assert report["reconciliation"]["balanced"] is True and report["reconciliation"]["checked"] is True
+    attributes = stack.messages()[0]["MessageAttributes"]
+    assert attributes["kind"]["Value"] == "alert" and attributes["outcome"]["Value"] == "FAILED"
+    assert "failed in reconcile" in report["summary"]
