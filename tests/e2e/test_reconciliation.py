@@ -43,7 +43,6 @@ def list_calls(stack: OfflineStack) -> int:
 
 
 def test_a_normal_run_accounts_for_every_line_and_finds_every_image(stack: OfflineStack) -> None:
-    stack.create_project("demo-project", [])  # no-op if it exists; TEST is created by the pipeline
     stack.drop("incoming/demo-project/test/pets-with-problems.jsonl", PROBLEMS)
     (execution,) = stack.wait_until_idle()
     assert execution["status"] == "SUCCEEDED"
@@ -89,10 +88,10 @@ def test_an_image_the_service_loses_is_reported_as_a_failed_alert(
     monkeypatch.setattr(Dataset, "_apply", apply_and_lose_one)
     stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
     (execution,) = stack.wait_until_idle()
-    # The report step published and returned normally: the execution ends in Done, and says FAILED.
-    assert execution["status"] == "SUCCEEDED"
-    output = json.loads(execution["output"])
-    assert output["outcome"] == "FAILED" and output["failure"]["stage"] == "reconcile"
+    # The report step published the alert and returned normally; the state machine then fails the run.
+    assert execution["status"] == "FAILED" and execution["error"] == "ReconciliationFailed"
+    (report_call,) = [i for i in stack.runtime.invocations if i.function.endswith("ReportRun")]
+    assert report_call.result["outcome"] == "FAILED" and report_call.result["failure"]["stage"] == "reconcile"
     report = only_report(stack)
     assert report["outcome"] == "FAILED"
     assert report["failure"]["stage"] == "reconcile"

@@ -156,7 +156,9 @@ def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
     ]
     over = reconcile(counts, applied=4, rejected_lines=[], superseded_lines=[], source_refs=None, check=NOT_CHECKED)
     assert over["balanced"] is False
-    refs = reconcile(counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=["a", "a"], check=NOT_CHECKED)
+    refs = reconcile(
+        counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=["a", "a"], check=NOT_CHECKED
+    )
     assert refs["balanced"] is False  # three lines accepted, two refs recorded
 
 
@@ -169,7 +171,8 @@ def test_applied_lines_after_the_map_and_before_any_chunk() -> None:
 
 class _Paginator:
     def __init__(self, pages: list[list[str]]) -> None:
-        self.pages, self.served, self.kwargs = pages, 0, {}
+        self.pages, self.served = pages, 0
+        self.kwargs: dict[str, Any] = {}
 
     def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         self.kwargs = kwargs
@@ -198,4 +201,7 @@ def test_adapter_lists_every_entry_unfiltered_page_by_page() -> None:
     assert next(iter(refs)) == "s3://b/1" and paginator.served == 1  # lazy: one page so far
     assert list(refs) == ["s3://b/2", "s3://b/3"]
     assert paginator.kwargs == {"DatasetArn": "arn:ds", "PaginationConfig": {"PageSize": 100}}
-    assert check_presence(["s3://b/1"], RekognitionDatasets(_Client(_Paginator(pages))).entry_source_refs("a")).missing == 0
+    assert (
+        check_presence(["s3://b/1"], RekognitionDatasets(_Client(_Paginator(pages))).entry_source_refs("a")).missing
+        == 0
+    )

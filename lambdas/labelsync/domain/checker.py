@@ -7,10 +7,10 @@ without a warning; anything else comes back here, so results never depend on it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings
 from labelsync.domain.lines import RawLine
 from labelsync.domain.multilabel import MULTILABEL_MARKER, Conversion, NotConvertible, convert
@@ -61,7 +61,7 @@ def bucket_of(source_ref: str) -> str:
 
 
 def dumps(doc: Any) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return utf8_json(doc, separators=(",", ":"))
 
 
 @dataclass

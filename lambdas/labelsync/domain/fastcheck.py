@@ -193,7 +193,10 @@ class FastChecker:
         keys = frozenset(doc)
         if keys in self.failed_keys or any(layout.keys == keys for layout in self.layouts):
             return
-        layout = _layout_for(doc)
+        try:
+            layout = _layout_for(doc)
+        except ValueError:  # e.g. a key with a lone surrogate (UnicodeEncodeError): no struct field for it
+            layout = None
         if layout is None:
             self.failed_keys.add(keys)
             return
@@ -226,8 +229,8 @@ class FastChecker:
     def _refs(decoder: Any, layout: _Layout | None, lines: list[bytes], prefix: str | None) -> list[str] | None:
         try:  # one strict decode per line (decode_lines would take `{}{}` on one line as two lines)
             items = list(map(decoder.decode, lines))
-        except (msgspec.ValidationError, msgspec.DecodeError):  # blank lines fail here too
-            return None
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # blank lines fail here too
+            return None  # RecursionError: JSON nested past the interpreter's limit, rejected by the reference
         refs: list[str] = list(map(_ref, items))
         if prefix is not None and not all(map(str.startswith, refs, repeat(prefix))):
             return None

@@ -7,8 +7,20 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 
+def utf8_json(item: Any, **options: Any) -> bytes:
+    """JSON as UTF-8; a string with a lone surrogate (a `\\ud800` escape in the manifest) stays escaped.
+
+    Such a string cannot be encoded as UTF-8 (it would raise UnicodeEncodeError); escaped
+    (ASCII) output is the same JSON value.
+    """
+    try:
+        return json.dumps(item, ensure_ascii=False, **options).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(item, ensure_ascii=True, **options).encode("ascii")
+
+
 def dump_lines(items: Iterable[Any]) -> bytes:
-    return b"".join(json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n" for item in items)
+    return b"".join(utf8_json(item) + b"\n" for item in items)
 
 
 def load_lines(data: bytes) -> Iterator[Any]:

@@ -145,7 +145,10 @@ def _classification(attr: str, value: Any, meta: Mapping[str, Any], found: list[
 def number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer too large for a double (e.g. 1 followed by 400 zeros)
+        return None
     return result if math.isfinite(result) else None
 
 

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Protocol
 from labelsync.domain import fastcheck
 from labelsync.domain.checker import Accepted, ConversionRecord, LineChecker, Warning_
 from labelsync.domain.fastcheck import FastChecker
+from labelsync.domain.jsonl import dump_lines
 from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 from labelsync.domain.validation import MAX_LINE_BYTES, Rejection
@@ -104,7 +105,7 @@ class ManifestPlan:
 
 
 def encode_lines(items: Iterable[Any]) -> bytes:
-    return b"".join(json.dumps(item, ensure_ascii=False).encode("utf-8") + b"\n" for item in items)
+    return dump_lines(items)
 
 
 class _Pass1:

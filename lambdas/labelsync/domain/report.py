@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelsync.domain.entry_errors import EntryError
+from labelsync.domain.jsonl import utf8_json
 
 SCHEMA = "labelsync.report/v1"
 SNS_MESSAGE_BUDGET = 240_000  # bytes; SNS allows 262,144 including attributes
@@ -291,9 +292,9 @@ def message_from_report(report: Mapping[str, Any], *, max_items: int, budget: in
             message[name] = items[:limit]
             truncated[name] = len(items) > limit or cut_in_plan.get(name, False)
         message["truncated"] = truncated
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
-        if len(text.encode("utf-8")) <= budget or limit == 0:
-            return text
+        data = utf8_json(message, separators=(",", ":"))
+        if len(data) <= budget or limit == 0:
+            return data.decode("utf-8")
         limit //= 2
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from labelsync.domain.entry_errors import EntryError, errors_for_refs
-from labelsync.domain.jsonl import load_lines
+from labelsync.domain.jsonl import load_lines, utf8_json
 from labelsync.domain.report import (
     FAILED,
     NOT_CHECKED,
@@ -80,7 +80,7 @@ def report_run(
         report_uri=f"s3://{bucket}/{layout.report_key}",
         reconciliation=reconciliation,
     )
-    store.put_bytes(bucket, layout.report_key, json.dumps(report, indent=1, ensure_ascii=False).encode("utf-8"))
+    store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     notifier.publish(
         subject=f"Custom Labels sync {report['outcome']}",
         message=message_from_report(report, max_items=max_items),
