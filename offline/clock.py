@@ -62,4 +62,23 @@ class ScaledClock:
         time.sleep(self.to_real(seconds))
 
 
+class ManualClock:
+    """Simulated time that moves only when told (tests: deterministic status transitions)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+    def to_real(self, seconds: float) -> float:
+        return 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
 SYSTEM_CLOCK = ScaledClock(1.0)

@@ -23,31 +23,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from offline import custom_labels  # noqa: E402
-from offline.clock import SYSTEM_CLOCK, ScaledClock  # noqa: E402
+from offline.clock import SYSTEM_CLOCK, ManualClock, ScaledClock  # noqa: E402
 from offline.custom_labels import ServiceTiming, entry_rules  # noqa: E402
 
 REGION = "us-east-1"
 EXAMPLES = Path("/work/shared/examples/doc-example-lines.jsonl")
 NO_RETRY = Config(retries={"total_max_attempts": 1})
-
-
-class ManualClock:
-    """Simulated time that moves only when the test says so: deterministic transitions."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-
-    def to_real(self, seconds: float) -> float:
-        return 0.0
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 # -- helpers ----------------------------------------------------------------------------------

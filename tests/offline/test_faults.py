@@ -18,26 +18,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from offline import custom_labels  # noqa: E402
-from offline.clock import SYSTEM_CLOCK  # noqa: E402
+from offline.clock import SYSTEM_CLOCK, ManualClock  # noqa: E402
 from offline.custom_labels import ServiceTiming  # noqa: E402
 from offline.custom_labels.faults import DEFAULT_UPDATE_FAILURE, FaultInjector  # noqa: E402
 
 REGION = "us-east-1"
 LINE = b'{"source-ref": "s3://b/a.jpg", "x": 1, "x-metadata": {"class-name": "cat", "type": "groundtruth/image-classification", "confidence": 1}}\n'
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = 1_700_000_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += max(0.0, seconds)
-
-    def to_real(self, seconds: float) -> float:
-        return 0.0
 
 
 @pytest.fixture
