@@ -126,3 +126,36 @@ def test_warnings_become_rejections_when_asked() -> None:
     assert isinstance(refused, Rejection) and refused.code == rules.MISSING_CLASS_MAP_ID
     assert refused.source_ref == "s3://bucket/a.jpg"
     assert isinstance(check(LineChecker(5_000_000, warnings_as_rejections=True), DETECTION), Accepted)
+
+
+def test_invisible_characters_in_the_key_are_a_warning_and_visible_unicode_is_not() -> None:
+    from labelsync.domain.label_rules import INVISIBLE_IN_SOURCE_REF, source_ref_warnings
+
+    ((code, message),) = source_ref_warnings("s3://bucket/cats/\u200bimg.jpg")
+    assert code == INVISIBLE_IN_SOURCE_REF and "U+200B" in message
+    assert source_ref_warnings("s3://bucket/chats/\u00e9t\u00e9 & co (1).jpg") == []
+    assert source_ref_warnings("s3://bucket/plain.jpg") == []
+
+
+def test_fast_and_reference_paths_agree_on_invisible_characters() -> None:
+    import io
+
+    from labelsync.domain.planning import plan_manifest
+
+    lines = [dict(DETECTION, **{"source-ref": f"s3://bucket/img-{i}.jpg"}) for i in range(50)]
+    lines[30]["source-ref"] = "s3://bucket/img-\u200b30.jpg"
+    data = b"".join(json.dumps(doc).encode() + b"\n" for doc in lines)  # \u200b escaped: an ASCII line
+
+    class Sink:
+        def write_chunk(self, index: int, data: bytes) -> str:
+            return str(index)
+
+        def append(self, name: str, data: bytes) -> None:
+            pass
+
+    plans = [
+        plan_manifest(lambda: io.BytesIO(data), chunk_limit=5_242_880, sink=Sink(), fast=fast, block_size=4096)
+        for fast in (True, False)
+    ]
+    for plan in plans:
+        assert [(w.line, w.code) for w in plan.warnings] == [(31, "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF")]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelsync.domain.jsonl import utf8_json
-from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings
+from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings, source_ref_warnings
 from labelsync.domain.lines import RawLine
 from labelsync.domain.multilabel import MULTILABEL_MARKER, Conversion, NotConvertible, convert
 from labelsync.domain.validation import LINE_EXCEEDS_CHUNK, LINE_TOO_LONG, MAX_LINE_CHARS, Rejection, parse
@@ -106,6 +106,7 @@ class LineChecker:
             )
         if self.label_rules:
             findings += label_warnings(doc)
+            findings += source_ref_warnings(ref)
             findings += self.bucket_findings(ref)
         if findings and self.warnings_as_rejections:
             message = "; ".join(f"{code}: {text}" for code, text in findings)

@@ -232,6 +232,8 @@ class FastChecker:
         except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):  # blank lines fail here too
             return None  # RecursionError: JSON nested past the interpreter's limit, rejected by the reference
         refs: list[str] = list(map(_ref, items))
+        if not all(map(str.isascii, refs)):
+            return None  # the reference check looks for invisible characters in non-ASCII keys
         if prefix is not None and not all(map(str.startswith, refs, repeat(prefix))):
             return None
         if layout is not None and not layout.lines_ok(items):

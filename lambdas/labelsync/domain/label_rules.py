@@ -15,6 +15,7 @@ and 50 labels per image, label names of 1 to 256 characters.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,8 @@ NO_VALID_ANNOTATIONS = "ERROR_NO_VALID_ANNOTATIONS"
 # Documented limits without a service code of their own: named by this project.
 TOO_MANY_LABELS = "ERROR_TOO_MANY_LABELS_ON_IMAGE"
 MULTIPLE_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_BUCKETS"
+# Our own code: a legal S3 key, but an invisible character usually means a copy-paste accident.
+INVISIBLE_IN_SOURCE_REF = "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF"
 
 WARNING_CODES = (
     NO_LABEL_ATTRIBUTES,
@@ -67,6 +70,7 @@ WARNING_CODES = (
     NO_VALID_ANNOTATIONS,
     TOO_MANY_LABELS,
     MULTIPLE_BUCKETS,
+    INVISIBLE_IN_SOURCE_REF,
 )
 
 Finding = tuple[str, str]  # (code, message)
@@ -76,6 +80,16 @@ _CONSEQUENCES = frozenset({NO_VALID_ANNOTATIONS, NO_VALID_LABEL_ATTRIBUTES})
 def label_attributes(doc: Mapping[str, Any]) -> list[str]:
     """Keys with a matching `<key>-metadata` key, in line order."""
     return [key for key in doc if key not in NOT_ATTRIBUTES and f"{key}{METADATA_SUFFIX}" in doc]
+
+
+def source_ref_warnings(source_ref: str) -> list[Finding]:
+    """Invisible format characters (U+200B zero-width space, U+FEFF, ...) in the image key."""
+    if source_ref.isascii():
+        return []
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in source_ref if unicodedata.category(ch) == "Cf"})
+    if not hidden:
+        return []
+    return [(INVISIBLE_IN_SOURCE_REF, f"'source-ref' contains invisible characters ({', '.join(hidden)})")]
 
 
 def label_warnings(doc: Mapping[str, Any]) -> list[Finding]:
