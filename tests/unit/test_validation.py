@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from labelsync.domain.checker import LineChecker
 from labelsync.domain.lines import RawLine
 from labelsync.domain.validation import (
     INVALID_JSON,
@@ -12,14 +13,14 @@ from labelsync.domain.validation import (
     MISSING_SOURCE_REF,
     NOT_AN_OBJECT,
     Rejection,
-    check_line,
 )
 
 LIMIT = 5_242_880
 
 
 def check(data: bytes, length: int | None = None) -> str | Rejection:
-    return check_line(RawLine(7, data, len(data) if length is None else length), chunk_limit=LIMIT)
+    verdict = LineChecker(LIMIT, label_rules=False).check(RawLine(7, data, len(data) if length is None else length))
+    return verdict if isinstance(verdict, Rejection) else verdict.source_ref
 
 
 def test_valid_line_returns_its_source_ref() -> None:
@@ -71,5 +72,5 @@ def test_oversize_marker_from_the_reader_is_rejected() -> None:
 
 
 def test_line_that_cannot_fit_a_chunk_is_rejected() -> None:
-    verdict = check_line(RawLine(1, b'{"source-ref": "s3://b/k"}', 26), chunk_limit=20)
+    verdict = LineChecker(20, label_rules=False).check(RawLine(1, b'{"source-ref": "s3://b/k"}', 26))
     assert isinstance(verdict, Rejection) and verdict.code == LINE_EXCEEDS_CHUNK and verdict.source_ref == "s3://b/k"

@@ -80,19 +80,3 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
         return False
     return True
-
-
-def check_line(line: RawLine, *, chunk_limit: int) -> str | Rejection:
-    """The line's source-ref when the service would keep it and it fits a chunk, else why not."""
-    parsed = parse(line)
-    if isinstance(parsed, Rejection):
-        return parsed
-    source_ref = parsed[1]
-    if len(line.data) + 1 >= chunk_limit:
-        return Rejection(
-            line.number,
-            LINE_EXCEEDS_CHUNK,
-            f"line is {len(line.data):,} bytes and cannot fit in a chunk under the {chunk_limit:,}-byte limit",
-            source_ref,
-        )
-    return source_ref
