@@ -104,22 +104,21 @@ class RekognitionDatasets:
             raise translated from exc
 
     def entries_with_errors(self, dataset_arn: str) -> Iterator[str]:
-        paginator = self._rek.get_paginator("list_dataset_entries")
-        try:
-            for page in paginator.paginate(DatasetArn=dataset_arn, HasErrors=True, PaginationConfig={"PageSize": 100}):
-                yield from page.get("DatasetEntries", [])
-        except ClientError as exc:
-            raise _translate(exc, "ListDatasetEntries") from exc
+        return self._entries(dataset_arn, HasErrors=True)
 
     def entry_source_refs(self, dataset_arn: str) -> Iterator[str]:
-        """Every entry's `source-ref` (ListDatasetEntries, no filter, 100 a page), fetched page by page."""
+        """Every entry's `source-ref` (no filter), fetched page by page so a caller can stop early."""
+        for entry in self._entries(dataset_arn):
+            ref = _source_ref(entry)
+            if ref is not None:
+                yield ref
+
+    def _entries(self, dataset_arn: str, **filters: Any) -> Iterator[str]:
+        """ListDatasetEntries, every page, 100 a page (the API's maximum)."""
         paginator = self._rek.get_paginator("list_dataset_entries")
         try:
-            for page in paginator.paginate(DatasetArn=dataset_arn, PaginationConfig={"PageSize": 100}):
-                for entry in page.get("DatasetEntries", []):
-                    ref = _source_ref(entry)
-                    if ref is not None:
-                        yield ref
+            for page in paginator.paginate(DatasetArn=dataset_arn, PaginationConfig={"PageSize": 100}, **filters):
+                yield from page.get("DatasetEntries", [])
         except ClientError as exc:
             raise _translate(exc, "ListDatasetEntries") from exc
 

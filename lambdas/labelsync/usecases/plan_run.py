@@ -134,9 +134,13 @@ def _write_run_files(
     store.put_bytes(
         bucket, layout.superseded_key, dump_lines(s.as_dict() for s in plan.superseded), content_type=ndjson
     )
-    for name, key in ((SOURCE_REFS, layout.source_refs_key), (WARNINGS, layout.warnings_key)):
+    spooled = (
+        (SOURCE_REFS, layout.source_refs_key),
+        (WARNINGS, layout.warnings_key),
+        (CONVERSIONS, layout.conversions_key),
+    )
+    for name, key in spooled:
         store.put_bytes(bucket, key, sink.contents(name), content_type=ndjson)
-    store.put_bytes(bucket, layout.conversions_key, sink.contents(CONVERSIONS), content_type=ndjson)
     document = {
         "schema": PLAN_SCHEMA,
         "manifest": ref.as_dict(),
