@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import compress
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from labelsync.domain import fastcheck
 from labelsync.domain.checker import Accepted, ConversionRecord, LineChecker, Warning_
@@ -104,10 +104,6 @@ class ManifestPlan:
     reason: tuple[str, str] | None = None  # (code, message) when the whole manifest is refused
 
 
-def encode_lines(items: Iterable[Any]) -> bytes:
-    return dump_lines(items)
-
-
 class _Pass1:
     """State of the classifying pass."""
 
@@ -128,11 +124,7 @@ class _Pass1:
         if self.fast is None or batch.oversize:
             self._slow(batch)
             return
-        refs = self.fast.certify(batch)
-        if refs is not None:
-            self._accept_refs(refs, range(batch.first, batch.first + len(refs)))
-            if self.packer is not None:
-                self.packer.add_run(batch.first, batch.lines, batch.raw)
+        if self._fast(batch):
             return
         if len(batch.lines) < SPLIT_BELOW:
             self._slow(batch)
@@ -142,13 +134,19 @@ class _Pass1:
         for start in range(0, len(batch.lines), step):
             lines = batch.lines[start : start + step]
             part = Batch(batch.first + start, lines, b"\n".join(lines), {})
-            refs = self.fast.certify(part)
-            if refs is not None:
-                self._accept_refs(refs, range(part.first, part.first + len(refs)))
-                if self.packer is not None:
-                    self.packer.add_run(part.first, part.lines, part.raw)
-            else:
+            if not self._fast(part):
                 self._slow(part)
+
+    def _fast(self, batch: Batch) -> bool:
+        """Accept and pack the whole batch if the fast path certifies it; False leaves it to `_slow`."""
+        assert self.fast is not None
+        refs = self.fast.certify(batch)
+        if refs is None:
+            return False
+        self._accept_refs(refs, range(batch.first, batch.first + len(refs)))
+        if self.packer is not None:
+            self.packer.add_run(batch.first, batch.lines, batch.raw)
+        return True
 
     def _slow(self, batch: Batch) -> None:
         counts = self.plan.counts
@@ -188,13 +186,13 @@ class _Pass1:
             room = KEPT_ITEMS - len(self.plan.warnings)
             if room > 0:
                 self.plan.warnings += verdict.warnings[:room]
-            self.sink.append(WARNINGS, encode_lines(w.as_dict() for w in verdict.warnings))
+            self.sink.append(WARNINGS, dump_lines(w.as_dict() for w in verdict.warnings))
         if verdict.converted:
             self.converted.add(line.number)
             room = KEPT_ITEMS - len(self.plan.conversions)
             if room > 0:
                 self.plan.conversions += verdict.conversions[:room]
-            self.sink.append(CONVERSIONS, encode_lines(c.as_dict() for c in verdict.conversions))
+            self.sink.append(CONVERSIONS, dump_lines(c.as_dict() for c in verdict.conversions))
 
     def _accept_refs(self, refs: list[str], numbers: Iterable[int]) -> None:
         if not refs:
@@ -207,7 +205,7 @@ class _Pass1:
 def encode_refs(refs: list[str]) -> bytes:
     """One JSON string per line (the same bytes with or without msgspec)."""
     if fastcheck.msgspec is None:
-        return encode_lines(refs)
+        return dump_lines(refs)
     return b"\n".join(map(fastcheck.msgspec.json.encode, refs)) + b"\n"
 
 
