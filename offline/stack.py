@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -63,6 +64,8 @@ class OfflineStack:
         self.runtime = InProcessLambdaRuntime(base_env=base_env)
         self._mock: Any = None
         self._messages: list[dict[str, Any]] = []
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self.functions: dict[str, str] = {}
         self.state_machine_arn = ""
         self.topic_arn = ""
@@ -108,6 +111,13 @@ class OfflineStack:
             self._mock = None
 
     def client(self, service: str) -> Any:
+        """One client per service, made once: wait loops and the demo's progress thread poll a lot."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
         if self.config.endpoint_url is None:
             return boto3.client(service, region_name=self.config.region)
         return boto3.client(
