@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "projects": {},
     "chunkLimitBytes": 5_242_880,
     "pollInitialSeconds": 5,
-    "pollMaxSeconds": 60,
+    "pollMaxSeconds": 600,
     "pollTimeoutSeconds": 3600,
     "reportMaxErrors": 100,
     "incomingPrefix": "incoming/",

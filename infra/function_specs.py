@@ -12,6 +12,7 @@ from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
     ENV_INCOMING_PREFIX,
+    ENV_LEDGER_TABLE,
     ENV_POLL_INITIAL,
     ENV_POLL_MAX,
     ENV_POLL_TIMEOUT,
@@ -55,6 +56,7 @@ class EnvValues:
     report_max_errors: int
     warnings_as_rejections: bool = False
     state_machine_arn: str = ""
+    ledger_table: str = ""
 
     def by_key(self) -> dict[str, str]:
         return {
@@ -70,17 +72,30 @@ class EnvValues:
             ENV_REPORT_MAX_ERRORS: str(self.report_max_errors),
             ENV_WARNINGS_AS_REJECTIONS: "true" if self.warnings_as_rejections else "false",
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
+            ENV_LEDGER_TABLE: self.ledger_table,
         }
 
 
+TAKE_TURN = FunctionSpec(
+    "TakeTurn", "labelsync.handlers.take_turn.handler", 512, 900, (ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE)
+)
 RESOLVE = FunctionSpec("ResolveDataset", "labelsync.handlers.resolve_dataset.handler", 256, 60, (ENV_PROJECTS,))
-APPLY = FunctionSpec("ApplyChunk", "labelsync.handlers.apply_chunk.handler", 512, 300, (ENV_BUCKET, ENV_WORK_PREFIX))
+APPLY = FunctionSpec(
+    "ApplyChunk",
+    "labelsync.handlers.apply_chunk.handler",
+    512,
+    300,
+    (ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE, ENV_POLL_INITIAL, ENV_POLL_MAX, ENV_POLL_TIMEOUT),
+)
+RECORD_CHUNK = FunctionSpec(
+    "RecordChunk", "labelsync.handlers.record_chunk.handler", 256, 60, (ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE)
+)
 REPORT = FunctionSpec(
     "ReportRun",
     "labelsync.handlers.report_run.handler",
     512,
     300,
-    (ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS),
+    (ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS, ENV_LEDGER_TABLE),
 )
 PLAN = FunctionSpec(
     "PlanManifest",
@@ -98,9 +113,10 @@ PLAN = FunctionSpec(
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
         ENV_WARNINGS_AS_REJECTIONS,
+        ENV_LEDGER_TABLE,
     ),
 )
-TASK_FUNCTIONS = (RESOLVE, APPLY, REPORT)
+TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, APPLY, RECORD_CHUNK, REPORT)
 
 
 def environment(spec: FunctionSpec, values: EnvValues, *, log_level: str = "INFO") -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The one stack: bucket -> plan function -> state machine (resolve, apply, report) -> report topic,
-plus the failure queue, alarms to the alert topic and a dashboard."""
+"""The one stack: bucket -> plan function -> state machine (take turn, resolve, apply + record per chunk,
+report) -> report topic, the run ledger (DynamoDB), the failure queue, alarms to the alert topic and a
+dashboard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from infra.config import PipelineConfig
 from infra.constructs import (
     AlertTopic,
     FailedEventsQueue,
+    LedgerTable,
     PipelineBucket,
     PipelineFunctions,
     PipelineKey,
@@ -42,18 +44,32 @@ class LabelSyncStack(Stack):
         alerts = AlertTopic(self, "Alerts", key=key)
         subscribe(self, {"report": reports.topic, "alert": alerts.topic}, config.subscriptions)
         failures = FailedEventsQueue(self, "FailedEvents", key=key)
+        ledger = LedgerTable(self, "Ledger", key=key)
         functions = PipelineFunctions(
-            self, "Functions", config=config, bucket=storage.bucket, topic=reports.topic, key=key
+            self,
+            "Functions",
+            config=config,
+            bucket=storage.bucket,
+            topic=reports.topic,
+            ledger=ledger.table,
+            key=key,
         )
         workflow = PipelineWorkflow(
             self,
             "Workflow",
             config=config,
+            take_turn=functions.take_turn,
             resolve=functions.resolve,
             apply=functions.apply,
+            record_chunk=functions.record_chunk,
             report=functions.report,
+            bucket=storage.bucket,
+            topic=reports.topic,
+            key=key,
         )
-        plan = functions.add_plan_function(workflow.state_machine, failures.queue)
+        plan = functions.add_plan_function(
+            workflow.state_machine, failures.queue, ready_after=[workflow.child_executions]
+        )
         storage.send_new_manifests_to(plan)
         monitoring = PipelineMonitoring(
             self,
@@ -61,12 +77,7 @@ class LabelSyncStack(Stack):
             config=config,
             state_machine=workflow.state_machine,
             state_machine_logs=workflow.log_group,
-            functions={
-                "PlanManifest": plan,
-                "ResolveDataset": functions.resolve,
-                "ApplyChunk": functions.apply,
-                "ReportRun": functions.report,
-            },
+            functions={"PlanManifest": plan, **functions.task_functions},
             failures=failures.queue,
             alert_topic=alerts.topic,
         )
@@ -77,6 +88,7 @@ class LabelSyncStack(Stack):
         self.topic = reports.topic
         self.alert_topic = alerts.topic
         self.failures = failures.queue
+        self.ledger = ledger.table
         self.state_machine = workflow.state_machine
         self.functions = functions
         self.monitoring = monitoring
@@ -97,4 +109,10 @@ class LabelSyncStack(Stack):
             description="S3 events the plan function could not process after retries",
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "LedgerTableName",
+            value=ledger.table.table_name,
+            description="Per-dataset run queue, lock and update timings",
+        )
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)

@@ -5,14 +5,22 @@
 - Wait states, Retry intervals and botocore's retry backoff sleep in simulated time
   (the shared clock), so a 30-minute poll schedule runs in seconds, keeping its shape.
 - S3 events carry `versionId` and `sequencer`, as AWS sends them.
+- A Distributed Map honours ToleratedFailureCount/ToleratedFailurePercentage: a Map Run
+  with too many failed children stops launching items and fails the Map state with
+  `States.ExceedToleratedFailureThreshold` (moto would succeed, dropping failed items).
+- Each distributed child gets its own history, as an AWS child execution does; the number
+  of events each child produced is recorded (`child_history`, `child_history_counts`).
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import threading
-from typing import Any
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from offline.clock import Clock
 
@@ -34,6 +42,7 @@ def install(clock: Clock) -> None:
     _fix_sdk_error_names()
     _scale_waits_and_retries()
     _complete_s3_events()
+    _distributed_map_tolerance_and_child_histories()
     _installed["done"] = True
 
 
@@ -92,3 +101,225 @@ def _complete_s3_events() -> None:
         return event
 
     notifications._get_s3_event = get_s3_event
+
+
+# -- Distributed Map: failure tolerance and per-child histories ---------------------------------
+THRESHOLD_ERROR = "States.ExceedToleratedFailureThreshold"
+THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
+_MAX_CHILD_RECORDS = 10_000
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """One distributed Map child, as its own execution history would show it on AWS."""
+
+    map_run_arn: str
+    index: int  # $$.Map.Item.Index
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    event_types: tuple[str, ...]  # ExecutionStarted ... Execution<Status>
+    error: str | None = None  # a failed child's Error and Cause
+    cause: str | None = None
+
+    @property
+    def events(self) -> int:
+        return len(self.event_types)
+
+
+_child_lock = threading.Lock()
+_child_runs: collections.deque[ChildRun] = collections.deque(maxlen=_MAX_CHILD_RECORDS)
+
+
+def child_history() -> list[ChildRun]:
+    """The distributed Map children run since the last reset, in the order they finished
+    (the most recent `_MAX_CHILD_RECORDS`)."""
+    with _child_lock:
+        return list(_child_runs)
+
+
+def child_history_counts() -> list[int]:
+    """History events of each distributed Map child, in the order they finished."""
+    return [run.events for run in child_history()]
+
+
+def reset_child_history() -> None:
+    with _child_lock:
+        _child_runs.clear()
+
+
+@dataclass
+class _Tolerance:
+    """Failure budget of one Map Run. A field the state does not declare does not count,
+    unless it declares neither: then any failure exceeds (both default to 0)."""
+
+    total_items: int
+    count_declared: bool
+    percentage_declared: bool
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_failure(self, record: Any) -> bool:
+        """Count one failed or timed-out item; True when the threshold is now exceeded.
+        Reads the record's current values, so UpdateMapRun changes apply."""
+        with self.lock:
+            self.failed += 1
+            failed = self.failed
+        count_limit: int | None = record.tolerated_failure_count
+        percentage_limit: float | None = record.tolerated_failure_percentage
+        if not self.count_declared and not self.percentage_declared:
+            count_limit, percentage_limit = 0, None
+        else:
+            count_limit = count_limit if self.count_declared else None
+            percentage_limit = percentage_limit if self.percentage_declared else None
+        if count_limit is not None and failed > count_limit:
+            return True
+        return (
+            percentage_limit is not None
+            and self.total_items > 0
+            and failed * 100.0 / self.total_items > float(percentage_limit)
+        )
+
+
+def _distributed_map_tolerance_and_child_histories() -> None:
+    """moto 5.2.5 runs a Distributed Map's children but ignores their failures: the Map Run
+    succeeds with the failed items left out, whatever ToleratedFailureCount/Percentage say
+    (moto's parser even warns the fields "have no effect"). On AWS, once the failed (or
+    timed-out) items exceed the threshold (default 0: any failure), the Map Run stops
+    starting items and fails, and the Map state fails with
+    `States.ExceedToleratedFailureThreshold`, which a Catch on the Map state can handle.
+    A pipeline whose chunks must all succeed relies on that.
+
+    Patched here:
+    - `StateMap.from_state_props` notes which tolerance fields the state declares (moto
+      fills an absent field with 0, which would make ToleratedFailureCount alone useless);
+    - `DistributedIterationComponent._map_run` opens the Map Run's failure budget;
+    - each distributed worker's `_eval_job` gives the child a fresh EventManager (on AWS a
+      child is its own execution, with its own history; moto shares one per Map Run),
+      brackets it with ExecutionStarted/Execution<Status> and records it (`child_history`),
+      and, when the child's failure exceeds the budget, turns the job's output into the
+      failure; moto's job pool then starts no further item, `_eval_body` adds MapRunFailed
+      (with Error/Cause) to the parent's history and the Map state fails or is caught.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as dic,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as processor_worker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iterator import (
+        distributed_iterator_worker as iterator_worker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.tolerated_failure import (
+        ToleratedFailureCountDecl,
+        ToleratedFailurePercentageDecl,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramEnded,
+        ProgramError,
+        ProgramStopped,
+        ProgramTimedOut,
+    )
+
+    declared: weakref.WeakKeyDictionary[Any, tuple[bool, bool]] = weakref.WeakKeyDictionary()
+    budgets: weakref.WeakKeyDictionary[Any, _Tolerance] = weakref.WeakKeyDictionary()
+
+    original_from_state_props = state_map.StateMap.from_state_props
+
+    def from_state_props(self: Any, state_props: Any) -> None:
+        original_from_state_props(self, state_props)
+        if isinstance(self.iteration_component, dic.DistributedIterationComponent):
+            declared[self.iteration_component] = (
+                state_props.get(ToleratedFailureCountDecl) is not None,
+                state_props.get(ToleratedFailurePercentageDecl) is not None,
+            )
+
+    state_map.StateMap.from_state_props = from_state_props  # type: ignore[method-assign]
+
+    original_map_run = dic.DistributedIterationComponent._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        items = env.stack[-1]  # what moto's _map_run pops: the items read or given
+        count_declared, percentage_declared = declared.get(self, (False, False))
+        budgets[eval_input.map_run_record] = _Tolerance(
+            total_items=len(items) if isinstance(items, list) else 0,
+            count_declared=count_declared,
+            percentage_declared=percentage_declared,
+        )
+        original_map_run(self, env, eval_input)
+
+    dic.DistributedIterationComponent._map_run = map_run  # type: ignore[method-assign]
+
+    terminal_events = {
+        "SUCCEEDED": HistoryEventType.ExecutionSucceeded,
+        "FAILED": HistoryEventType.ExecutionFailed,
+        "TIMED_OUT": HistoryEventType.ExecutionTimedOut,
+        "ABORTED": HistoryEventType.ExecutionAborted,
+    }
+
+    def wrap_eval_job(original: Any) -> Any:
+        def eval_job(self: Any, env: Any, job: Any) -> None:
+            # `env` is the job's own frame: its event manager is only the child's.
+            env.event_manager = EventManager()
+            env.event_manager.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionStarted)
+            original(self, env, job)
+            program_state = env.program_state()
+            details: Any = None  # moto's EventDetails: a TypedDict with one key set
+            error: dict[str, Any] = {}
+            if isinstance(program_state, ProgramEnded):
+                status = "SUCCEEDED"
+            elif isinstance(program_state, ProgramStopped):
+                status = "ABORTED"
+            elif isinstance(program_state, ProgramTimedOut):
+                status = "TIMED_OUT"
+            else:  # ProgramError, or an exception that escaped the child's program
+                status = "FAILED"
+                if isinstance(program_state, ProgramError) and program_state.error:
+                    error = dict(program_state.error)
+                details = {"executionFailedEventDetails": error}
+            env.event_manager.add_event(
+                context=env.event_history_context, event_type=terminal_events[status], event_details=details
+            )
+            record = self._map_run_record
+            event_types = tuple(
+                getattr(e["type"], "value", str(e["type"])) for e in env.event_manager.get_event_history()
+            )
+            with _child_lock:
+                _child_runs.append(
+                    ChildRun(
+                        map_run_arn=record.map_run_arn,
+                        index=job.job_index,
+                        status=status,
+                        event_types=event_types,
+                        error=error.get("error"),
+                        cause=error.get("cause"),
+                    )
+                )
+            budget = budgets.get(record)
+            if status in ("FAILED", "TIMED_OUT") and budget is not None and budget.add_failure(record):
+                # An Exception as the job's output makes moto's job pool stop handing out
+                # items and re-raise it from _map_run, as for a worker crash.
+                job.job_output = FailureEventException(
+                    failure_event=FailureEvent(
+                        env=self._env,  # the Map state's environment
+                        error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                        event_type=HistoryEventType.MapRunFailed,
+                        event_details=cast(
+                            Any, {"mapRunFailedEventDetails": {"error": THRESHOLD_ERROR, "cause": THRESHOLD_CAUSE}}
+                        ),
+                    )
+                )
+
+        return eval_job
+
+    for worker in (processor_worker.DistributedItemProcessorWorker, iterator_worker.DistributedIteratorWorker):
+        worker._eval_job = wrap_eval_job(worker._eval_job)  # type: ignore[method-assign]

@@ -4,6 +4,12 @@ Each invocation gets its function's environment (as on Lambda) and a Lambda cont
 Invocations run one at a time (an RLock), which keeps os.environ consistent. S3
 notifications are delivered asynchronously with Lambda's two retries, as on AWS, and
 every invocation is recorded: moto swallows errors of S3-triggered functions.
+
+Fault injection (all off by default): `crash_hooks` run before a handler (raise = the
+invocation crashes before doing anything), `after_hooks` after it returned (raise = its side
+effects happened but its result is lost), and `async_interceptor` sees every S3-triggered
+delivery first and says which deliveries to make now (none = hold it, two = duplicate it);
+held ones are delivered later with `deliver()`, in any order.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +42,19 @@ class Invocation:
     seconds: float = 0.0
     result: Any = None
     error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AsyncDelivery:
+    """One asynchronous (S3 notification) invocation, as S3 hands it to Lambda."""
+
+    account_id: str
+    region: str
+    fn_arn: str
+    event: Any
+
+
+AsyncInterceptor = Callable[[AsyncDelivery], Sequence[AsyncDelivery]]
 
 
 @dataclass
@@ -58,7 +77,9 @@ class InProcessLambdaRuntime:
     def __init__(self, base_env: Mapping[str, str] | None = None) -> None:
         self.base_env = dict(base_env or {})
         self.invocations: list[Invocation] = []
-        self.crash_hooks: list[Callable[[str, Any], None]] = []
+        self.crash_hooks: list[Callable[[str, Any], None]] = []  # (function name, event), before the handler
+        self.after_hooks: list[Callable[[str, Any, Any], None]] = []  # (function name, event, result), after it
+        self.async_interceptor: AsyncInterceptor | None = None  # S3 deliveries to make now (empty: held)
         self._lock = threading.RLock()
         self._async: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_busy = 0
@@ -126,6 +147,12 @@ class InProcessLambdaRuntime:
                 handler = getattr(importlib.import_module(module_name), attr)
                 record.result = handler(event, context)
                 json.dumps(record.result)  # Lambda must be able to serialise the result
+                for after in self.after_hooks:
+                    try:
+                        after(fn.function_name, event, record.result)
+                    except Exception:
+                        record.result = None  # the work is done, the result never reaches the caller
+                        raise
             except Exception as exc:  # what the Lambda runtime turns into a function error
                 record.error = {
                     "errorType": type(exc).__name__,
@@ -161,9 +188,16 @@ class InProcessLambdaRuntime:
 
     # -- asynchronous (S3 notification) invocations ----------------------------------------------
     def _enqueue_async(self, account_id: str, region: str, fn_arn: str, event: Any) -> None:
+        delivery = AsyncDelivery(account_id, region, fn_arn, json.loads(json.dumps(event)))
+        interceptor = self.async_interceptor
+        for item in [delivery] if interceptor is None else interceptor(delivery):
+            self.deliver(item)
+
+    def deliver(self, delivery: AsyncDelivery) -> None:
+        """Queue an asynchronous invocation (with Lambda's retries), as S3 does on a notification."""
         with self._async_cond:
             self._async_busy += 1
-        self._async.put((f"{account_id}|{region}|{fn_arn}", json.loads(json.dumps(event))))
+        self._async.put((f"{delivery.account_id}|{delivery.region}|{delivery.fn_arn}", delivery.event))
 
     def _drain_async(self) -> None:
         from moto.awslambda.utils import get_backend

@@ -24,16 +24,39 @@ from typing import Any
 
 import boto3
 
-from infra.function_specs import APPLY, PLAN, REPORT, RESOLVE, TASK_FUNCTIONS, EnvValues, FunctionSpec, environment
+from infra.function_specs import (
+    APPLY,
+    PLAN,
+    RECORD_CHUNK,
+    REPORT,
+    RESOLVE,
+    TAKE_TURN,
+    TASK_FUNCTIONS,
+    EnvValues,
+    FunctionSpec,
+    environment,
+)
 from labelsync import settings as env_names
+from labelsync.adapters.step_functions import StepFunctionsExecutions
+from labelsync.usecases.resume_run import resume_run
 from offline import custom_labels, engine
 from offline.clock import ScaledClock
 from offline.lambda_runtime import InProcessLambdaRuntime
-from statemachine.definition import APPLY_CHUNK_FUNCTION, REPORT_FUNCTION, RESOLVE_DATASET_FUNCTION, render
+from statemachine.definition import (
+    APPLY_CHUNK_FUNCTION,
+    RECORD_CHUNK_FUNCTION,
+    REPORT_FUNCTION,
+    REPORT_TOPIC,
+    RESOLVE_DATASET_FUNCTION,
+    TAKE_TURN_FUNCTION,
+    render,
+)
 
 ACCOUNT = "123456789012"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DEMO_PROJECTS: dict[str, Any] = {"demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
+
+LEDGER_TABLE = "labelsync-ledger"
 
 
 @dataclass
@@ -46,7 +69,7 @@ class OfflineConfig:
     update_seconds: float = 30.0  # simulated
     chunk_limit_bytes: int = env_names.DEFAULT_CHUNK_LIMIT
     poll_initial_seconds: int = 5
-    poll_max_seconds: int = 60
+    poll_max_seconds: int = 600
     poll_timeout_seconds: int = 3600
     report_max_errors: int = 100
     warnings_as_rejections: bool = False
@@ -148,15 +171,27 @@ class OfflineStack:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        self.client("dynamodb").create_table(  # as infra/constructs/ledger.py defines it
+            TableName=LEDGER_TABLE,
+            KeySchema=[{"AttributeName": "dataset", "KeyType": "HASH"}, {"AttributeName": "entry", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "dataset", "AttributeType": "S"},
+                {"AttributeName": "entry", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
 
         values = self._env_values()
         for spec in TASK_FUNCTIONS:
             self.functions[spec.name] = self._create_function(spec, values, role)
         definition = render(
             {
+                TAKE_TURN_FUNCTION: self.functions[TAKE_TURN.name],
                 RESOLVE_DATASET_FUNCTION: self.functions[RESOLVE.name],
                 APPLY_CHUNK_FUNCTION: self.functions[APPLY.name],
+                RECORD_CHUNK_FUNCTION: self.functions[RECORD_CHUNK.name],
                 REPORT_FUNCTION: self.functions[REPORT.name],
+                REPORT_TOPIC: self.topic_arn,
             }
         )
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
@@ -193,6 +228,7 @@ class OfflineStack:
             poll_timeout_seconds=cfg.poll_timeout_seconds,
             report_max_errors=cfg.report_max_errors,
             warnings_as_rejections=cfg.warnings_as_rejections,
+            ledger_table=LEDGER_TABLE,
         )
 
     def _create_function(self, spec: FunctionSpec, values: EnvValues, role: str) -> str:
@@ -254,6 +290,11 @@ class OfflineStack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running after {timeout} s")
             time.sleep(0.02)
+
+    def resume(self, run_id: str) -> str:
+        """Resume a stopped run, as `python -m cli.resume RUN_ID` does against AWS: the new execution's ARN."""
+        executions = StepFunctionsExecutions(self.client("stepfunctions"), self.state_machine_arn)
+        return resume_run(run_id, executions).execution_arn
 
     def messages(self) -> list[dict[str, Any]]:
         """Every SNS message the subscriber queue received so far, as SNS delivers it (envelope parsed)."""

@@ -17,7 +17,17 @@ DEFINITION_PATH = Path(__file__).with_name("pipeline.asl.json")
 RESOLVE_DATASET_FUNCTION = "ResolveDatasetFunctionArn"
 APPLY_CHUNK_FUNCTION = "ApplyChunkFunctionArn"
 REPORT_FUNCTION = "ReportFunctionArn"
-PLACEHOLDERS: tuple[str, ...] = (RESOLVE_DATASET_FUNCTION, APPLY_CHUNK_FUNCTION, REPORT_FUNCTION)
+TAKE_TURN_FUNCTION = "TakeTurnFunctionArn"
+RECORD_CHUNK_FUNCTION = "RecordChunkFunctionArn"
+REPORT_TOPIC = "ReportTopicArn"  # the bare alert when the report function itself fails
+PLACEHOLDERS: tuple[str, ...] = (
+    TAKE_TURN_FUNCTION,
+    RESOLVE_DATASET_FUNCTION,
+    APPLY_CHUNK_FUNCTION,
+    RECORD_CHUNK_FUNCTION,
+    REPORT_FUNCTION,
+    REPORT_TOPIC,
+)
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 

@@ -3,6 +3,7 @@
 from infra.constructs.encryption import PipelineKey
 from infra.constructs.failures import FailedEventsQueue
 from infra.constructs.functions import PipelineFunctions
+from infra.constructs.ledger import LedgerTable
 from infra.constructs.monitoring import PipelineMonitoring
 from infra.constructs.notifications import AlertTopic, ReportTopic, subscribe
 from infra.constructs.storage import PipelineBucket
@@ -11,6 +12,7 @@ from infra.constructs.workflow import PipelineWorkflow
 __all__ = [
     "AlertTopic",
     "FailedEventsQueue",
+    "LedgerTable",
     "PipelineBucket",
     "PipelineFunctions",
     "PipelineKey",

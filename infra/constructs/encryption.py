@@ -1,4 +1,4 @@
-"""The optional customer managed KMS key (context `kmsKey`): bucket, topics and failure queue use it."""
+"""The optional customer managed KMS key (context `kmsKey`): bucket, topics, failure queue and ledger table use it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class PipelineKey(Construct):
             key = kms.Key(
                 self,
                 "Key",
-                description="labelsync: pipeline bucket, report and alert topics, failure queue",
+                description="labelsync: pipeline bucket, report and alert topics, failure queue, ledger table",
                 enable_key_rotation=True,
                 removal_policy=RemovalPolicy.RETAIN,
             )

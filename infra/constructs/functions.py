@@ -1,8 +1,11 @@
-"""The four Lambdas: one code asset, one Powertools layer, one role and log group each.
+"""The six Lambdas: one code asset, one Powertools layer, one role and log group each.
 
 The plan function is added after the state machine exists (it needs the ARN); the
-three task functions come first because the state machine needs theirs. The plan
+five task functions come first because the state machine needs theirs. The plan
 function is not a task in the state machine, so there is no dependency cycle.
+TakeTurn is a task and still looks up this state machine's executions: that grant
+names the state machine, so it lives in a separate policy attached to TakeTurn's role
+(`add_plan_function` adds it), which the function itself does not depend on.
 
 Every wildcard in a policy is acknowledged for cdk-nag right where it is granted, with
 the reason that wildcard is the narrowest the action allows.
@@ -10,9 +13,12 @@ the reason that wildcard is the narrowest the action allows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,13 +28,23 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from infra import nag
 from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
 from infra.constructs.rekognition import dataset_arns, project_arns
-from infra.function_specs import APPLY, PLAN, REPORT, RESOLVE, EnvValues, FunctionSpec, environment
+from infra.function_specs import (
+    APPLY,
+    PLAN,
+    RECORD_CHUNK,
+    REPORT,
+    RESOLVE,
+    TAKE_TURN,
+    EnvValues,
+    FunctionSpec,
+    environment,
+)
 from infra.lambda_bundle import lambda_code
 
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag AwsSolutions-L1 asks for it).
@@ -44,6 +60,15 @@ XRAY_REASON = (
     "resource-level permissions: AWS requires Resource '*'."
 )
 WORK_REASON = "Run files are one object per chunk/plan/report under the work prefix: '{prefix}*' is that prefix only."
+EXECUTIONS_REASON = "DescribeExecution acts on execution ARNs, named at run time: this state machine's executions only."
+# Ledger access per function (lambdas/labelsync/adapters/dynamodb_ledger.py): no Scan, no Delete, no batch calls.
+LEDGER_ACTIONS = {
+    PLAN.name: ["dynamodb:PutItem"],  # register the run's ticket
+    TAKE_TURN.name: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+    APPLY.name: ["dynamodb:GetItem"],  # the dataset's update timings
+    RECORD_CHUNK.name: ["dynamodb:GetItem", "dynamodb:PutItem"],  # update timings
+    REPORT.name: ["dynamodb:PutItem", "dynamodb:UpdateItem"],  # ticket status, lock release
+}
 
 
 def powertools_parameter_name(version: str) -> str:
@@ -59,7 +84,8 @@ def set_retention(log_group: logs.LogGroup, days: int) -> None:
 
 
 class PipelineFunctions(Construct):
-    """Task functions (resolve, apply, report) now; the S3-triggered plan function via `add_plan_function`."""
+    """Task functions (take turn, resolve, apply, record chunk, report) now; the S3-triggered plan function
+    via `add_plan_function`."""
 
     def __init__(
         self,
@@ -69,11 +95,13 @@ class PipelineFunctions(Construct):
         config: PipelineConfig,
         bucket: s3.IBucket,
         topic: sns.ITopic,
+        ledger: dynamodb.ITable,
         key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._bucket = bucket
+        self._ledger = ledger
         self._key = key
         self._code = lambda_code()
         # Resolved by CloudFormation at deploy time: no synth-time lookup, no credentials needed.
@@ -94,12 +122,16 @@ class PipelineFunctions(Construct):
             poll_timeout_seconds=config.poll_timeout_seconds,
             report_max_errors=config.report_max_errors,
             warnings_as_rejections=config.warnings_as_rejections,
+            ledger_table=ledger.table_name,
         )
+        self.take_turn = self._function(TAKE_TURN, self._values)
         self.resolve = self._function(RESOLVE, self._values)
         self.apply = self._function(APPLY, self._values)
+        self.record_chunk = self._function(RECORD_CHUNK, self._values)
         self.report = self._function(REPORT, self._values)
         self.plan: lambda_.Function | None = None
         self.failures: sqs.IQueue | None = None
+        self.execution_lookup: iam.Policy | None = None
 
         if config.projects:
             # DescribeProjects has no resource-level permissions (it only accepts "*").
@@ -121,31 +153,51 @@ class PipelineFunctions(Construct):
             self._allow_datasets(self.resolve, "rekognition:DescribeDataset")
             self._allow_datasets(self.apply, "rekognition:UpdateDatasetEntries")
             self._allow_datasets(self.report, "rekognition:ListDatasetEntries")
-        # PutObject: a chunk the service refuses for its size is split into part files under the run.
-        self._allow(
-            self.apply, ["s3:GetObject", "s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work)
-        )
-        self._allow(
-            self.report, ["s3:GetObject", "s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work)
-        )
+        # TakeTurn reads the plan, chunks and the markers of the run it resumes; writes items.json, filtered
+        # chunks and copied markers. PutObject for apply: a chunk the service refuses for its size is split
+        # into part files under the run.
+        for function in (self.take_turn, self.apply, self.report):
+            self._allow(
+                function, ["s3:GetObject", "s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work)
+            )
+        self._allow(self.record_chunk, ["s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work))
+        # Applied markers are listed (one object per chunk under <run>/applied/): the bucket, work prefix only.
+        for function in (self.take_turn, self.report):
+            self._allow_listing(function, work)
         self._allow(self.report, ["sns:Publish"], [topic.topic_arn])
-        self._allow_key(self.apply, ENCRYPT_ACTIONS)  # read chunks, write split parts
-        self._allow_key(self.report, ENCRYPT_ACTIONS)  # S3 read + write, and SNS publish to the encrypted topic
+        for function in (self.take_turn, self.apply, self.record_chunk, self.report):
+            self._allow_ledger(function)
+        # The key covers the S3 objects they read or write, the ledger table (kms:Decrypt of its table key) and,
+        # for report, the SNS publish to the encrypted topic.
+        for function in (self.take_turn, self.apply, self.record_chunk, self.report):
+            self._allow_key(function, ENCRYPT_ACTIONS)
 
-    def add_plan_function(self, state_machine: sfn.StateMachine, failures: sqs.IQueue) -> lambda_.Function:
+    def add_plan_function(
+        self, state_machine: sfn.StateMachine, failures: sqs.IQueue, *, ready_after: Sequence[IDependable] = ()
+    ) -> lambda_.Function:
         """The S3-triggered planner: reads the dropped manifest, writes run files, starts one execution.
 
         S3 invokes it asynchronously: Lambda retries a failed event twice, then sends it to `failures`.
+        Also adds TakeTurn's lookup of this state machine's executions. The plan function (what makes the
+        pipeline live) is created only after that grant and `ready_after` (the state machine's own grants
+        that name it): no manifest can start a run that lacks a permission.
         """
         config = self._config
         values = replace(self._values, state_machine_arn=state_machine.state_machine_arn)
-        plan = self._function(PLAN, values)
-        executions = Stack.of(self).format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine.state_machine_name}:*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        executions = self.executions_of(state_machine)
+        # A separate policy, not TakeTurn's default one: the function depends on its role's default policy,
+        # the state machine on the function's ARN, so naming the state machine there would be a cycle.
+        lookup = iam.Policy(
+            self,
+            "TakeTurnExecutionLookup",
+            roles=[self._role(self.take_turn)],
+            statements=[iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])],
         )
+        nag.acknowledge_resource(lookup, executions, EXECUTIONS_REASON)
+        self.execution_lookup = lookup
+        plan = self._function(PLAN, values)
+        for dependable in (lookup, *ready_after):
+            plan.node.add_dependency(dependable)
         incoming = config.incoming_prefix
         # GetObjectVersion: S3 events carry the version id and the planner reads exactly that version.
         self._allow(
@@ -159,13 +211,10 @@ class PipelineFunctions(Construct):
         )
         self._allow(plan, ["states:StartExecution"], [state_machine.state_machine_arn])
         # Duplicate S3 events are recognised by looking up the execution named after the object version.
-        self._allow(
-            plan,
-            ["states:DescribeExecution"],
-            [executions],
-            "DescribeExecution acts on execution ARNs, named at run time: this state machine's executions only.",
-        )
-        self._allow_key(plan, ENCRYPT_ACTIONS)  # read manifests, write run files, send to the failure queue
+        self._allow(plan, ["states:DescribeExecution"], [executions], EXECUTIONS_REASON)
+        self._allow_ledger(plan)
+        # Read manifests, write run files, register in the ledger, send to the failure queue.
+        self._allow_key(plan, ENCRYPT_ACTIONS)
         # The on-failure destination: Lambda sends with the function's role. An L1 config, because the L2
         # SqsDestination grants kms:ReEncrypt*/GenerateDataKey* wildcards this role does not need.
         self._allow(plan, ["sqs:SendMessage"], [failures.queue_arn])
@@ -186,6 +235,27 @@ class PipelineFunctions(Construct):
         self.plan = plan
         self.failures = failures
         return plan
+
+    @property
+    def task_functions(self) -> dict[str, lambda_.Function]:
+        """The state machine's task functions by spec name (TakeTurn, ResolveDataset, ...)."""
+        return {
+            TAKE_TURN.name: self.take_turn,
+            RESOLVE.name: self.resolve,
+            APPLY.name: self.apply,
+            RECORD_CHUNK.name: self.record_chunk,
+            REPORT.name: self.report,
+        }
+
+    @staticmethod
+    def executions_of(state_machine: sfn.StateMachine) -> str:
+        """`execution:<name>:*`: the state machine's own (top-level) executions."""
+        return Stack.of(state_machine).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{state_machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _function(self, spec: FunctionSpec, values: EnvValues) -> lambda_.Function:
         name = spec.name
@@ -220,6 +290,18 @@ class PipelineFunctions(Construct):
     def _objects(self, prefix: str) -> str:
         return self._bucket.arn_for_objects(f"{prefix}*")
 
+    def _allow_listing(self, function: lambda_.Function, prefix: str) -> None:
+        """ListBucket on the bucket itself, limited by condition to keys under `prefix`."""
+        self._allow(
+            function,
+            ["s3:ListBucket"],
+            [self._bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        )
+
+    def _allow_ledger(self, function: lambda_.Function) -> None:
+        self._allow(function, LEDGER_ACTIONS[str(function.node.id)], [self._ledger.table_arn])
+
     def _allow_datasets(self, function: lambda_.Function, action: str) -> None:
         self._allow(
             function,
@@ -234,14 +316,26 @@ class PipelineFunctions(Construct):
             self._allow(function, actions, [self._key.key_arn])
 
     @staticmethod
+    def _role(function: lambda_.Function) -> iam.IRole:
+        assert function.role is not None
+        return function.role
+
+    @classmethod
     def _allow(
-        function: lambda_.Function, actions: list[str], resources: list[str], wildcard_reason: str | None = None
+        cls,
+        function: lambda_.Function,
+        actions: list[str],
+        resources: list[str],
+        wildcard_reason: str | None = None,
+        *,
+        conditions: Mapping[str, Any] | None = None,
     ) -> None:
         """Grant exactly these actions; any resource with a '*' needs a reason, acknowledged on the role."""
-        function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=actions, resources=resources, conditions=dict(conditions or {}) or None)
+        )
         wildcards = [resource for resource in resources if "*" in str(Stack.of(function).resolve(resource))]
         if wildcards and not wildcard_reason:
             raise ValueError(f"{function.node.path}: {actions} on {wildcards} needs a reason for the wildcard")
-        assert function.role is not None
         for resource in wildcards:
-            nag.acknowledge_resource(function.role, resource, str(wildcard_reason))
+            nag.acknowledge_resource(cls._role(function), resource, str(wildcard_reason))

@@ -2,9 +2,11 @@
 
 Custom metrics come from the handlers (lambdas/labelsync/observability.py): namespace and service
 dimension are the functions' POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_SERVICE_NAME. DescribeDataset
-polls and seconds waited for updates are counted by the state machine's poll loop and handed to the
-report step per chunk (DescribePolls, UpdateWaitSeconds); the ALL-level execution log adds per-run
-detail (Logs Insights widgets), and AWS/States ExecutionTime the run duration.
+polls and seconds waited for updates are counted by the state machine's poll loop and handed to
+RecordChunk at the end of each chunk (DescribePolls, UpdateWaitSeconds); the ALL-level execution log
+adds per-execution detail (Logs Insights widgets; each chunk runs in its own child execution of the
+Distributed Map, so chunk-level states group by the child's execution ARN), and AWS/States ExecutionTime
+the run duration.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ NAMESPACE = COMMON_ENV["POWERTOOLS_METRICS_NAMESPACE"]
 SERVICE = COMMON_ENV["POWERTOOLS_SERVICE_NAME"]
 PERIOD = Duration.minutes(5)
 POLL_STATES = ("DescribeUpdate", "DescribeNewDataset")
+# One chunk's child execution, from sending the update to recording it applied.
+CHUNK_STATES = ("ApplyChunk", "WaitForUpdate", "DescribeUpdate", "RecordChunk")
 
 
 def custom_metric(name: str, *, statistic: str = "Sum", label: str | None = None) -> cw.Metric:
@@ -116,7 +120,7 @@ class PipelineMonitoring(Construct):
             "limit 20",
         )
         update_seconds = (
-            'filter details.name in ["ApplyChunk", "WaitForUpdate", "DescribeUpdate", "ChunkApplied"]',
+            "filter details.name in [" + ", ".join(f'"{name}"' for name in CHUNK_STATES) + "]",
             "stats (max(@timestamp) - min(@timestamp)) / 1000 as applyAndUpdateSeconds by execution_arn",
             "sort applyAndUpdateSeconds desc",
             "limit 20",
@@ -202,14 +206,14 @@ class PipelineMonitoring(Construct):
         )
         self.dashboard.add_widgets(
             cw.LogQueryWidget(
-                title="Slowest runs: seconds from first ApplyChunk to last update complete",
+                title="Slowest chunks: seconds from ApplyChunk to RecordChunk (one child execution per chunk)",
                 log_group_names=[state_machine_logs.log_group_name],
                 query_lines=list(update_seconds),
                 view=cw.LogQueryVisualizationType.TABLE,
                 width=12,
             ),
             cw.LogQueryWidget(
-                title="DescribeDataset polls per execution",
+                title="DescribeDataset polls per execution (a chunk's polls: its child execution)",
                 log_group_names=[state_machine_logs.log_group_name],
                 query_lines=list(polls_per_run),
                 view=cw.LogQueryVisualizationType.TABLE,

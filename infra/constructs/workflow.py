@@ -1,28 +1,61 @@
-"""The Standard state machine, from the checked-in ASL file with its function ARNs substituted by CloudFormation."""
+"""The Standard state machine, from the checked-in ASL file with its ARNs substituted by CloudFormation.
+
+The chunk loop is a Distributed Map: Step Functions reads the items file (`<run>/items.json`) from S3 and
+starts one child execution of this same state machine per chunk, with this state machine's role. So the
+role needs, besides the tasks' permissions, StartExecution on the state machine itself and Describe/Stop
+on its executions. Those name the state machine, and the state machine resource depends on its role's
+default policy: they go into a separate policy attached to the role (as CDK does for its own
+DistributedMap), which nothing the state machine needs depends on.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import nag
 from infra.config import PipelineConfig
+from infra.constructs.encryption import ENCRYPT_ACTIONS
 from infra.constructs.functions import set_retention
 from infra.constructs.rekognition import dataset_arns
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
+    RECORD_CHUNK_FUNCTION,
     REPORT_FUNCTION,
+    REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
+    TAKE_TURN_FUNCTION,
     definition_text,
     placeholders_in,
 )
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# What TakeTurn names the Distributed Map's item list (lambdas/labelsync/domain/runs.py RunLayout.items_key).
+ITEMS_FILE = "items.json"
+ITEM_READER = "arn:aws:states:::s3:getObject"
+
+
+def distributed_maps(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every Map state in Distributed mode, at any depth of the definition."""
+    for state in definition.get("States", {}).values():
+        processor = state.get("ItemProcessor") or state.get("Iterator") or {}
+        if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            yield state
+        yield from distributed_maps(processor)
+        for branch in state.get("Branches", []):
+            yield from distributed_maps(branch)
 
 
 class PipelineWorkflow(Construct):
@@ -34,18 +67,28 @@ class PipelineWorkflow(Construct):
         construct_id: str,
         *,
         config: PipelineConfig,
+        take_turn: lambda_.IFunction,
         resolve: lambda_.IFunction,
         apply: lambda_.IFunction,
+        record_chunk: lambda_.IFunction,
         report: lambda_.IFunction,
+        bucket: s3.IBucket,
+        topic: sns.ITopic,
+        key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         text = definition_text()
+        self._check_item_readers(text)
+        tasks = (take_turn, resolve, apply, record_chunk, report)
         substitutions = self._substitutions(
             text,
             {
+                TAKE_TURN_FUNCTION: take_turn.function_arn,
                 RESOLVE_DATASET_FUNCTION: resolve.function_arn,
                 APPLY_CHUNK_FUNCTION: apply.function_arn,
+                RECORD_CHUNK_FUNCTION: record_chunk.function_arn,
                 REPORT_FUNCTION: report.function_arn,
+                REPORT_TOPIC: topic.topic_arn,
             },
         )
         log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION)
@@ -69,14 +112,25 @@ class PipelineWorkflow(Construct):
         resource = self.state_machine.node.default_child
         assert isinstance(resource, CfnResource)
         resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
-        # A definition string gives CDK no task objects to grant from: grant the three tasks by hand.
+        # A definition string gives CDK no task objects to grant from: grant the tasks by hand.
         self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[resolve.function_arn, apply.function_arn, report.function_arn],
-            )
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in tasks])
         )
+        # AlertWithoutReport / ChunkAlertWithoutReport publish straight to the report topic.
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
         role = self.state_machine.role
+        # The Distributed Map's ItemReader reads each run's items file (the only object the role reads).
+        items = bucket.arn_for_objects(f"{config.work_prefix}*/{ITEMS_FILE}")
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[items]))
+        nag.acknowledge_resource(
+            role,
+            items,
+            f"The Distributed Map's ItemReader reads <run>/{ITEMS_FILE}; runs are named at run time, so "
+            f"'{config.work_prefix}*/{ITEMS_FILE}' (that file of any run under the work prefix) is the narrowest.",
+        )
+        if key is not None:
+            # Decrypt: the items file (SSE-KMS bucket); GenerateDataKey + Decrypt: publishing to the encrypted topic.
+            self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=ENCRYPT_ACTIONS, resources=[key.key_arn]))
         nag.acknowledge_resource(
             role,
             "*",
@@ -97,6 +151,55 @@ class PipelineWorkflow(Construct):
                     arn,
                     "DescribeDataset acts on dataset ARNs project/<name>/dataset/<type>/<timestamp>, created at run "
                     "time: each configured project is granted as project/<name>/dataset/*.",
+                )
+        self.child_executions = self._child_execution_policy(role)
+
+    def _child_execution_policy(self, role: iam.IRole) -> iam.Policy:
+        """The Distributed Map's own calls (docs: "IAM policies for using Distributed Map states"): start child
+        executions of this state machine, describe and stop them. A separate policy: see the module docstring.
+
+        Child executions are named `execution:<name>/<map run label>:<id>`; AWS documents both that form
+        (`<name>/*`) and `<name>:*` for these grants, so both are given, and nothing else of the account.
+        No RedriveExecution: runs resume through TakeTurn (a new run of the same plan, under the dataset's
+        lock), not by redriving a map run outside it.
+        """
+        machine = self.state_machine
+        stack = Stack.of(self)
+        executions = [
+            stack.format_arn(
+                service="states",
+                resource="execution",
+                resource_name=f"{machine.state_machine_name}{separator}*",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            )
+            for separator in ("/", ":")
+        ]
+        policy = iam.Policy(
+            self,
+            "ChildExecutionsPolicy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn]),
+                iam.PolicyStatement(actions=["states:DescribeExecution", "states:StopExecution"], resources=executions),
+            ],
+        )
+        for arn in executions:
+            nag.acknowledge_resource(
+                policy,
+                arn,
+                "The Distributed Map describes and stops its child executions, named at run time "
+                "(execution:<state machine>/<map run label>:<id>): this state machine's executions only.",
+            )
+        return policy
+
+    @staticmethod
+    def _check_item_readers(text: str) -> None:
+        """The grants above fit the definition: every Distributed Map reads its items with s3:getObject."""
+        for state in distributed_maps(json.loads(text)):
+            reader = state.get("ItemReader", {}).get("Resource")
+            if reader != ITEM_READER:
+                raise ValueError(
+                    f"Distributed Map {state.get('Label')!r} reads items with {reader!r}, not {ITEM_READER}"
                 )
 
     @staticmethod

@@ -72,19 +72,6 @@ def count_plan(counts: Mapping[str, Any]) -> None:
         count(name, _number(counts.get(key, 0)), unit)
 
 
-def count_chunk_stats(stats: Any) -> None:
-    """DescribeDataset calls and seconds waited for updates, from the Map's per-chunk outputs.
-
-    The poll loop runs in the state machine, so the counts arrive in the report step's input
-    (`chunkStats`: one `{"chunk", "polls", "waitedSeconds"}` per chunk).
-    """
-    if not isinstance(stats, list) or not stats:
-        return
-    items = [s for s in stats if isinstance(s, Mapping)]
-    count(DESCRIBE_POLLS, sum(_number(s.get("polls")) for s in items))
-    count(UPDATE_SECONDS, sum(_number(s.get("waitedSeconds")) for s in items), MetricUnit.Seconds)
-
-
 def log_metrics(handler: Handler) -> Handler:
     """Like Metrics.log_metrics (flush after every invocation, also on error), minus its empty-set warning."""
 

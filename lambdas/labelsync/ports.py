@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
+from labelsync.domain.turns import LastRun, Lock, Ticket
+
 
 class ObjectStore(Protocol):
     def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO: ...
@@ -16,6 +18,10 @@ class ObjectStore(Protocol):
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None: ...
 
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """Every key under `prefix` (paginated listing)."""
+        ...
 
 
 class Executions(Protocol):
@@ -53,3 +59,35 @@ class Datasets(Protocol):
 
 class Notifier(Protocol):
     def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None: ...
+
+
+class ExecutionStatus(Protocol):
+    def status(self, name: str) -> str | None:
+        """RUNNING / SUCCEEDED / FAILED / TIMED_OUT / ABORTED, or None when no execution has that name."""
+        ...
+
+
+class RunLedger(Protocol):
+    """Per-dataset tickets, lock and update timings (DynamoDB in AWS)."""
+
+    def register(self, ticket: Ticket) -> None:
+        """Add the ticket unless the run already has one (duplicate events)."""
+        ...
+
+    def tickets(self, dataset: str) -> list[Ticket]: ...
+
+    def lock(self, dataset: str) -> Lock: ...
+
+    def take_lock(self, dataset: str, me: Ticket, *, observed_holder: str, last: LastRun | None) -> bool:
+        """Conditional write: True when the lock is now ours (it still had `observed_holder`)."""
+        ...
+
+    def release(self, dataset: str, run: str, *, last: LastRun) -> None:
+        """Free the lock if `run` holds it, remembering `last`."""
+        ...
+
+    def set_status(self, ticket: Ticket, status: str, *, execution: str | None = None) -> None: ...
+
+    def load_timings(self, dataset: str) -> str | None: ...
+
+    def save_timings(self, dataset: str, document: str) -> None: ...

@@ -23,6 +23,7 @@ ENV_POLL_MAX = "POLL_MAX_SECONDS"
 ENV_POLL_TIMEOUT = "POLL_TIMEOUT_SECONDS"
 ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
 ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
+ENV_LEDGER_TABLE = "LEDGER_TABLE"
 
 DEFAULT_CHUNK_LIMIT = 5_242_880
 DEFAULT_INCOMING_PREFIX = "incoming/"
@@ -43,10 +44,12 @@ class ProjectPolicy:
 
 @dataclass(frozen=True)
 class PollSettings:
-    """DescribeDataset schedule: capped doubling from initial to max, until timeout (seconds)."""
+    """DescribeDataset schedule knobs (seconds): the fallback when a dataset has no update history yet is
+    capped doubling from initial to max, until timeout; with history the schedule is learned
+    (domain/poll_schedule.py)."""
 
     initial_seconds: int = 5
-    max_seconds: int = 60
+    max_seconds: int = 600
     timeout_seconds: int = 3600
 
     def as_state(self) -> dict[str, int]:
@@ -69,6 +72,7 @@ class Settings:
     poll: PollSettings = field(default_factory=PollSettings)
     report_max_errors: int = 100
     warnings_as_rejections: bool = False  # label-rule warnings reject the line instead of only reporting it
+    ledger_table: str = ""  # DynamoDB: per-dataset run queue, lock and update timings
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -82,11 +86,12 @@ class Settings:
             work_prefix=_prefix(env.get(ENV_WORK_PREFIX, DEFAULT_WORK_PREFIX)),
             poll=PollSettings(
                 initial_seconds=_int(env, ENV_POLL_INITIAL, 5, minimum=1),
-                max_seconds=_int(env, ENV_POLL_MAX, 60, minimum=1),
+                max_seconds=_int(env, ENV_POLL_MAX, 600, minimum=1),
                 timeout_seconds=_int(env, ENV_POLL_TIMEOUT, 3600, minimum=1),
             ),
             report_max_errors=_int(env, ENV_REPORT_MAX_ERRORS, 100, minimum=0),
             warnings_as_rejections=_bool(env, ENV_WARNINGS_AS_REJECTIONS, False),
+            ledger_table=env.get(ENV_LEDGER_TABLE, ""),
         )
 
     def require(self, *names: str) -> None:

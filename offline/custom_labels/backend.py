@@ -7,6 +7,7 @@ One backend per account and region in a moto `BackendDict`, so moto's resets (a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -31,6 +32,15 @@ class ServiceTiming:
 
     create_seconds: float = 2.0
     update_seconds: float = 10.0
+    # (dataset ARN, GroundTruth bytes, non-blank lines) -> seconds: lets a run give updates varied,
+    # size-dependent durations (poll-schedule tests); replaces update_seconds when set.
+    update_duration: Callable[[str, int, int], float] | None = None
+
+    def update_seconds_for(self, dataset_arn: str, ground_truth: bytes) -> float:
+        if self.update_duration is None:
+            return self.update_seconds
+        lines = sum(1 for line in ground_truth.split(b"\n") if line.strip())
+        return self.update_duration(dataset_arn, len(ground_truth), lines)
 
 
 @dataclass(frozen=True)
@@ -237,9 +247,8 @@ class CustomLabelsBackend(BaseBackend):
                 raise errors.in_use(f"The dataset is {dataset.status}; try again when it has finished.")
             forced = self.faults.take_update_failure()
             entries, failure = (None, forced) if forced is not None else self._decide(parse_change(ground_truth))
-            dataset.begin(
-                self.clock.now(), self.timing.update_seconds, creating=False, entries=entries, failure=failure
-            )
+            seconds = self.timing.update_seconds_for(dataset_arn, ground_truth)
+            dataset.begin(self.clock.now(), seconds, creating=False, entries=entries, failure=failure)
 
     def list_dataset_entries(
         self,

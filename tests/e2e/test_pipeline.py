@@ -39,7 +39,12 @@ def test_clean_manifest_is_applied_and_reported(stack: OfflineStack) -> None:
     report = only_report(stack)
     assert report["outcome"] == "SUCCEEDED"
     assert report["counts"]["accepted"] == 6 and report["counts"]["entriesWithErrors"] == 0
-    assert report["target"] == {"project": "demo-project", "datasetType": "TRAIN", "createMissing": True}
+    assert report["target"] == {
+        "project": "demo-project",
+        "datasetType": "TRAIN",
+        "createMissing": True,
+        "key": "demo-project/TRAIN",
+    }
     message = stack.messages()[0]
     assert message["MessageAttributes"]["outcome"]["Value"] == "SUCCEEDED"
     assert message["MessageAttributes"]["kind"]["Value"] == "report"
@@ -194,11 +199,11 @@ def test_large_manifest_goes_in_several_chunks_in_order(stack: OfflineStack) -> 
     applies = [i for i in stack.runtime.invocations if i.function.endswith("ApplyChunk")]
     assert [a.event["chunk"] for a in applies] == list(range(report["counts"]["chunks"]))
     assert all(a.result["bytes"] < 8000 for a in applies)
-    # The Map hands the report step one small record per chunk, for the poll and wait metrics.
-    (report_call,) = [i for i in stack.runtime.invocations if i.function.endswith("ReportRun")]
-    stats = report_call.event["state"]["chunkStats"]
-    assert [s["chunk"] for s in stats] == list(range(report["counts"]["chunks"]))
-    assert all(s["polls"] >= 1 and s["waitedSeconds"] >= 5 for s in stats)
+    # One applied marker per chunk, written after UPDATE_COMPLETE, with its polls and wait.
+    records = [i.result for i in stack.runtime.invocations if i.function.endswith("RecordChunk")]
+    assert [r["chunk"] for r in records] == list(range(report["counts"]["chunks"]))
+    assert all(r["polls"] >= 1 and r["waitedSeconds"] >= 1 for r in records)
+    assert sum(r["lines"] for r in records) == 300
     assert len(entries(stack, dataset_arn(stack, "TRAIN"))) == 300
 
 

@@ -50,7 +50,14 @@ def test_a_normal_run_accounts_for_every_line_and_finds_every_image(stack: Offli
     assert report["outcome"] == "SUCCEEDED_WITH_ERRORS"
     assert report["reconciliation"] == {
         "linesRead": 12,
-        "accounted": {"blank": 0, "rejected": 2, "superseded": 1, "applied": 9, "notApplied": 0},
+        "accounted": {
+            "blank": 0,
+            "rejected": 2,
+            "superseded": 1,
+            "supersededByNewer": 0,
+            "applied": 9,
+            "notApplied": 0,
+        },
         "balanced": True,
         "checked": True,
         "missingFromDataset": 0,

@@ -19,8 +19,10 @@ PROJECT = "demo-project"
 PROJECTS = {PROJECT: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
 HANDLERS = {
     "plan": "labelsync.handlers.plan_manifest.handler",
+    "take_turn": "labelsync.handlers.take_turn.handler",
     "resolve": "labelsync.handlers.resolve_dataset.handler",
     "apply": "labelsync.handlers.apply_chunk.handler",
+    "record_chunk": "labelsync.handlers.record_chunk.handler",
     "report": "labelsync.handlers.report_run.handler",
 }
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -72,6 +74,7 @@ class Synth:
         self.topic = self.logical_id(stack.topic)
         self.alert_topic = self.logical_id(stack.alert_topic)
         self.failures = self.logical_id(stack.failures)
+        self.ledger = self.logical_id(stack.ledger)
         self.roles = {name: self.props(fid)["Role"]["Fn::GetAtt"][0] for name, fid in self.functions.items()}
         self.roles["statemachine"] = self.props(self.state_machine)["RoleArn"]["Fn::GetAtt"][0]
 
@@ -92,18 +95,31 @@ class Synth:
         return logical_id
 
     def statements(self, role_id: str) -> Iterator[dict[str, Any]]:
+        """Every statement of every policy attached to the role (its default policy and any separate one)."""
         for policy in self.of_type("AWS::IAM::Policy").values():
             if {"Ref": role_id} in policy["Properties"]["Roles"]:
                 yield from policy["Properties"]["PolicyDocument"]["Statement"]
 
+    def policies_of(self, role: str) -> dict[str, Any]:
+        """Logical id -> AWS::IAM::Policy resource, for the policies attached to the role."""
+        return {
+            k: v
+            for k, v in self.of_type("AWS::IAM::Policy").items()
+            if {"Ref": self.roles[role]} in v["Properties"]["Roles"]
+        }
+
     def grants(self, role: str) -> set[tuple[str, str]]:
-        """Every (action, resource) pair the role is allowed, resources rendered as text."""
+        """Every (action, resource) pair the role is allowed, resources rendered as text. A statement with a
+        condition adds ` if <condition JSON>` to its resources, so a conditional grant never passes for a
+        plain one."""
         pairs = set()
         for statement in self.statements(self.roles[role]):
             assert statement["Effect"] == "Allow"
+            condition = statement.get("Condition")
+            suffix = f" if {json.dumps(condition, sort_keys=True)}" if condition else ""
             for action in _list(statement["Action"]):
                 for resource in _list(statement["Resource"]):
-                    pairs.add((action, render(resource)))
+                    pairs.add((action, render(resource) + suffix))
         return pairs
 
     def all_statements(self) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -8,6 +8,7 @@ import pytest
 
 from infra.constructs import monitoring
 from labelsync import observability
+from statemachine.definition import definition_text
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +65,20 @@ def test_disabled_metrics_record_and_print_nothing(
 
 def test_report_outcomes_map_to_run_metrics() -> None:
     assert set(observability.RUN_OUTCOME_METRICS) == {"SUCCEEDED", "SUCCEEDED_WITH_ERRORS", "FAILED", "REJECTED"}
+
+
+def test_dashboard_queries_name_states_of_the_definition() -> None:
+    """The Logs Insights widgets filter on state names: a renamed state would silently empty them."""
+    names: set[str] = set()
+
+    def collect(states: dict[str, object]) -> None:
+        for name, state in states.items():
+            names.add(name)
+            if isinstance(state, dict):
+                for key in ("Iterator", "ItemProcessor"):
+                    if key in state:
+                        collect(state[key]["States"])
+
+    collect(json.loads(definition_text())["States"])
+    assert set(monitoring.POLL_STATES) <= names
+    assert set(monitoring.CHUNK_STATES) <= names

@@ -168,6 +168,7 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
     head = "arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:project/"
     allowed_rekognition = {f"{head}{p}/*" for p in projects} | {f"{head}{p}/dataset/*" for p in projects} | {"*"}
     bucket = "${" + synth.bucket + ".Arn}"
+    objects = (f"{bucket}/incoming/*", f"{bucket}/runs/*", f"{bucket}/runs/*/items.json")
     for role_id, statement in synth.all_statements():
         for action in _list(statement["Action"]):
             resources = {render(r) for r in _list(statement["Resource"])}
@@ -175,18 +176,25 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
                 assert resources <= allowed_rekognition, (role_id, action, resources)
                 assert action != "rekognition:DescribeProjects" or resources == {"*"}
                 assert action == "rekognition:DescribeProjects" or "*" not in resources
-            if action.startswith("s3:") and action != "s3:PutBucketNotification":  # CDK's notification handler
-                assert all(r in (f"{bucket}/incoming/*", f"{bucket}/runs/*") for r in resources), (role_id, resources)
+            if action == "s3:ListBucket":  # the bucket, but only keys under the work prefix
+                assert resources == {bucket}, (role_id, resources)
+                assert statement["Condition"] == {"StringLike": {"s3:prefix": ["runs/*"]}}, (role_id, statement)
+            elif action.startswith("s3:") and action != "s3:PutBucketNotification":  # CDK's notification handler
+                assert all(r in objects for r in resources), (role_id, resources)
 
 
 def test_kms_grants_name_the_key_and_only_where_encrypted_data_is_touched(keyed: Synth, several: Synth) -> None:
     key = "${" + keyed.logical_id(keyed.stack.key) + ".Arn}"
+    both = {("kms:GenerateDataKey", key), ("kms:Decrypt", key)}
+    # S3 objects (SSE-KMS), the ledger table (its table key), the encrypted topic; resolve touches none.
     expected = {
-        "plan": {("kms:GenerateDataKey", key), ("kms:Decrypt", key)},
-        "apply": {("kms:GenerateDataKey", key), ("kms:Decrypt", key)},  # writes split chunk parts
-        "report": {("kms:GenerateDataKey", key), ("kms:Decrypt", key)},
+        "plan": both,
+        "take_turn": both,
+        "apply": both,  # also writes split chunk parts
+        "record_chunk": both,
+        "report": both,
         "resolve": set(),
-        "statemachine": set(),
+        "statemachine": both,  # the items file (Decrypt), the bare alert to the encrypted topic
     }
     for role, pairs in expected.items():
         assert {p for p in keyed.grants(role) if p[0].startswith("kms:")} == pairs, role
@@ -273,7 +281,7 @@ def test_existing_key_arn_is_used_as_is(several: Synth) -> None:
 
 def test_log_retention_from_context(keyed: Synth) -> None:
     groups = keyed.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 5 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
+    assert len(groups) == 7 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
 
 
 # --- topics and subscriptions --------------------------------------------------------------------------
@@ -348,7 +356,7 @@ def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def test_every_alarm_notifies_the_alert_topic(default: Synth) -> None:
     found = default.of_type("AWS::CloudWatch::Alarm")
-    assert len(found) == 9
+    assert len(found) == 11  # 5 pipeline alarms + one per function (6)
     for alarm in found.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": default.alert_topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

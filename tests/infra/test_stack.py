@@ -15,6 +15,7 @@ from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
     ENV_INCOMING_PREFIX,
+    ENV_LEDGER_TABLE,
     ENV_POLL_INITIAL,
     ENV_POLL_MAX,
     ENV_POLL_TIMEOUT,
@@ -29,11 +30,14 @@ from labelsync.settings import (
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
+    RECORD_CHUNK_FUNCTION,
     REPORT_FUNCTION,
+    REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
+    TAKE_TURN_FUNCTION,
     definition_text,
 )
-from tests.infra.stacks import HANDLERS, PROJECT, PROJECTS, Synth, _list, synth_of
+from tests.infra.stacks import HANDLERS, PROJECT, PROJECTS, Synth, _list, cdk_context, synth_of
 
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 PIPELINE_ENV = {
@@ -48,12 +52,23 @@ PIPELINE_ENV = {
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
         ENV_WARNINGS_AS_REJECTIONS,
+        ENV_LEDGER_TABLE,
     },
+    "take_turn": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE},
     "resolve": {ENV_PROJECTS},
-    "apply": {ENV_BUCKET, ENV_WORK_PREFIX},
-    "report": {ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS},
+    "apply": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE, ENV_POLL_INITIAL, ENV_POLL_MAX, ENV_POLL_TIMEOUT},
+    "record_chunk": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE},
+    "report": {ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS, ENV_LEDGER_TABLE},
 }
-SIZES = {"plan": (1024, 900), "resolve": (256, 60), "apply": (512, 300), "report": (512, 300)}
+SIZES = {
+    "plan": (1024, 900),
+    "take_turn": (512, 900),  # a late run may rewrite every chunk
+    "resolve": (256, 60),
+    "apply": (512, 300),
+    "record_chunk": (256, 60),
+    "report": (512, 300),
+}
+TASKS = ("take_turn", "resolve", "apply", "record_chunk", "report")
 
 # Actions that accept no resource ARN (or whose resource is not knowable here): the only ones allowed on "*".
 STAR_ACTIONS = {
@@ -182,7 +197,7 @@ def test_report_topic_requires_tls(synth: Synth) -> None:
 # --- functions -----------------------------------------------------------------------------------------
 
 
-def test_four_pipeline_functions_share_runtime_architecture_code_and_layer(synth: Synth) -> None:
+def test_six_pipeline_functions_share_runtime_architecture_code_and_layer(synth: Synth) -> None:
     props = {name: synth.props(fid) for name, fid in synth.functions.items()}
     for name, p in props.items():
         assert p["Runtime"] == "python3.14", name
@@ -213,14 +228,24 @@ def test_each_function_gets_exactly_its_environment(synth: Synth) -> None:
             assert env[ENV_BUCKET] == {"Ref": synth.bucket}
         if ENV_WORK_PREFIX in env:
             assert env[ENV_WORK_PREFIX] == "runs/"
+        if ENV_LEDGER_TABLE in env:
+            assert env[ENV_LEDGER_TABLE] == {"Ref": synth.ledger}
     plan = synth.props(synth.functions["plan"])["Environment"]["Variables"]
     assert plan[ENV_STATE_MACHINE_ARN] == {"Ref": synth.state_machine}
     assert plan[ENV_INCOMING_PREFIX] == "incoming/"
     assert plan[ENV_CHUNK_LIMIT] == "5242880"
-    assert (plan[ENV_POLL_INITIAL], plan[ENV_POLL_MAX], plan[ENV_POLL_TIMEOUT]) == ("5", "60", "3600")
+    context = cdk_context()  # cdk.json's values (they override infra/config.py DEFAULTS)
+    assert (plan[ENV_POLL_INITIAL], plan[ENV_POLL_MAX], plan[ENV_POLL_TIMEOUT]) == tuple(
+        str(context[k]) for k in ("pollInitialSeconds", "pollMaxSeconds", "pollTimeoutSeconds")
+    )
     report = synth.props(synth.functions["report"])["Environment"]["Variables"]
     assert report[ENV_TOPIC_ARN] == {"Ref": synth.topic}
     assert report[ENV_REPORT_MAX_ERRORS] == "100"
+    apply = synth.props(synth.functions["apply"])["Environment"]["Variables"]
+    poll = (ENV_POLL_INITIAL, ENV_POLL_MAX, ENV_POLL_TIMEOUT)
+    assert [apply[k] for k in poll] == [plan[k] for k in poll]  # the fallback schedule: the same settings
+    # TakeTurn derives the state machine ARN from its execution ARN: an env var would be a dependency cycle.
+    assert ENV_STATE_MACHINE_ARN not in synth.props(synth.functions["take_turn"])["Environment"]["Variables"]
 
 
 def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synth) -> None:
@@ -231,8 +256,8 @@ def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synt
         log_groups.add(log_group)
         assert synth.props(log_group)["RetentionInDays"] > 0, name
         assert "ManagedPolicyArns" not in synth.props(synth.roles[name]), name
-    assert len(log_groups) == 4
-    assert len({synth.roles[name] for name in HANDLERS}) == 4
+    assert len(log_groups) == 6
+    assert len({synth.roles[name] for name in HANDLERS}) == 6
 
 
 # --- state machine -------------------------------------------------------------------------------------
@@ -245,9 +270,12 @@ def test_state_machine_runs_the_checked_in_definition(synth: Synth) -> None:
     substitutions = props["DefinitionSubstitutions"]
     assert set(substitutions) == set(PLACEHOLDERS)
     assert substitutions == {
+        TAKE_TURN_FUNCTION: {"Fn::GetAtt": [synth.functions["take_turn"], "Arn"]},
         RESOLVE_DATASET_FUNCTION: {"Fn::GetAtt": [synth.functions["resolve"], "Arn"]},
         APPLY_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["apply"], "Arn"]},
+        RECORD_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["record_chunk"], "Arn"]},
         REPORT_FUNCTION: {"Fn::GetAtt": [synth.functions["report"], "Arn"]},
+        REPORT_TOPIC: {"Ref": synth.topic},
     }
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
@@ -268,6 +296,7 @@ def test_outputs(synth: Synth) -> None:
     synth.template.has_output("ReportTopicArn", {"Value": {"Ref": synth.topic}})
     synth.template.has_output("StateMachineArn", {"Value": {"Ref": synth.state_machine}})
     synth.template.has_output("IncomingPrefix", {"Value": "incoming/"})
+    synth.template.has_output("LedgerTableName", {"Value": {"Ref": synth.ledger}})
 
 
 # --- IAM -----------------------------------------------------------------------------------------------
@@ -276,6 +305,9 @@ def test_outputs(synth: Synth) -> None:
 def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
     fn = synth.functions
     bucket = "${" + synth.bucket + ".Arn}"
+    table = "${" + synth.ledger + ".Arn}"
+    work = f"{bucket}/runs/*"
+    listing = bucket + ' if {"StringLike": {"s3:prefix": ["runs/*"]}}'
     logs = {name: "${" + synth.props(fid)["LoggingConfig"]["LogGroup"]["Ref"] + ".Arn}" for name, fid in fn.items()}
     lambda_basics = {
         name: {
@@ -286,17 +318,27 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
         }
         for name in fn
     }
-    executions = (
-        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + synth.state_machine + ".Name}:*"
-    )
+    head = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + synth.state_machine + ".Name}"
+    executions = head + ":*"
     expected = {
         "plan": {
             ("s3:GetObject", f"{bucket}/incoming/*"),
             ("s3:GetObjectVersion", f"{bucket}/incoming/*"),
-            ("s3:PutObject", f"{bucket}/runs/*"),
+            ("s3:PutObject", work),
             ("states:StartExecution", "${" + synth.state_machine + "}"),
             ("states:DescribeExecution", executions),
             ("sqs:SendMessage", "${" + synth.failures + ".Arn}"),
+            ("dynamodb:PutItem", table),
+        },
+        "take_turn": {
+            ("s3:GetObject", work),
+            ("s3:PutObject", work),
+            ("s3:ListBucket", listing),
+            ("states:DescribeExecution", executions),
+            ("dynamodb:Query", table),
+            ("dynamodb:GetItem", table),
+            ("dynamodb:PutItem", table),
+            ("dynamodb:UpdateItem", table),
         },
         "resolve": {
             ("rekognition:DescribeProjects", "*"),
@@ -304,15 +346,24 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("rekognition:DescribeDataset", DATASETS),
         },
         "apply": {
-            ("s3:GetObject", f"{bucket}/runs/*"),
-            ("s3:PutObject", f"{bucket}/runs/*"),  # a chunk refused for its size is split into part files
+            ("s3:GetObject", work),
+            ("s3:PutObject", work),  # a chunk refused for its size is split into part files
             ("rekognition:UpdateDatasetEntries", DATASETS),
+            ("dynamodb:GetItem", table),
+        },
+        "record_chunk": {
+            ("s3:PutObject", work),
+            ("dynamodb:GetItem", table),
+            ("dynamodb:PutItem", table),
         },
         "report": {
-            ("s3:GetObject", f"{bucket}/runs/*"),
-            ("s3:PutObject", f"{bucket}/runs/*"),
+            ("s3:GetObject", work),
+            ("s3:PutObject", work),
+            ("s3:ListBucket", listing),
             ("rekognition:ListDatasetEntries", DATASETS),
             ("sns:Publish", "${" + synth.topic + "}"),
+            ("dynamodb:PutItem", table),
+            ("dynamodb:UpdateItem", table),
         },
     }
     for name in fn:
@@ -320,12 +371,20 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
 
     machine = synth.grants("statemachine")
     invoked = {resource for action, resource in machine if action == "lambda:InvokeFunction"}
-    assert invoked == {"${" + fn[name] + ".Arn}" for name in ("resolve", "apply", "report")}
-    assert {pair for pair in machine if pair[0].startswith("rekognition:")} == {
-        ("rekognition:DescribeDataset", DATASETS)
+    assert invoked == {"${" + fn[name] + ".Arn}" for name in TASKS}
+    scoped = {pair for pair in machine if pair[0] != "lambda:InvokeFunction" and pair[1] != "*"}
+    assert scoped == {
+        ("rekognition:DescribeDataset", DATASETS),
+        ("sns:Publish", "${" + synth.topic + "}"),
+        ("s3:GetObject", f"{bucket}/runs/*/items.json"),
+        ("states:StartExecution", "${" + synth.state_machine + "}"),
+        ("states:DescribeExecution", head + "/*"),
+        ("states:DescribeExecution", head + ":*"),
+        ("states:StopExecution", head + "/*"),
+        ("states:StopExecution", head + ":*"),
     }
-    others = {pair for pair in machine if pair[0] != "lambda:InvokeFunction" and not pair[0].startswith("rekognition:")}
-    assert all(resource == "*" and action in STAR_ACTIONS for action, resource in others), others
+    others = {pair for pair in machine if pair[1] == "*"}
+    assert all(action in STAR_ACTIONS for action, _ in others), others
 
 
 def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth) -> None:
@@ -344,8 +403,15 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
         # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's.
         ("rekognition:DescribeDataset", {"statemachine", "resolve"}),
         ("rekognition:CreateDataset", {"resolve"}),
-        ("sns:Publish", {"report"}),
-        ("states:StartExecution", {"plan"}),
+        # AlertWithoutReport publishes from the state machine when the report function failed too.
+        ("sns:Publish", {"report", "statemachine"}),
+        # The Distributed Map starts its child executions with the state machine's role.
+        ("states:StartExecution", {"plan", "statemachine"}),
+        ("states:StopExecution", {"statemachine"}),
+        ("states:DescribeExecution", {"plan", "take_turn", "statemachine"}),
+        ("dynamodb:Query", {"take_turn"}),
+        ("dynamodb:UpdateItem", {"take_turn", "report"}),
+        ("s3:ListBucket", {"take_turn", "report"}),
     ],
 )
 def test_sensitive_actions_only_in_their_roles(synth: Synth, action: str, roles: set[str]) -> None:

@@ -99,7 +99,9 @@ def test_failure_names_chunk_and_status_message() -> None:
     lambda_error = failure_from_state(
         {"failure": {"Error": "ProjectNotFoundError", "Cause": json.dumps({"errorMessage": "no such project"})}}
     )
-    assert lambda_error.stage == "resolve-dataset" and lambda_error.cause == "no such project"
+    assert lambda_error.stage == "take-turn" and lambda_error.cause == "no such project"
+    resolve_error = failure_from_state({"turn": {"granted": True}, "failure": {"Error": "ProjectNotFoundError"}})
+    assert resolve_error.stage == "resolve-dataset"
     report = build_report(
         requested=FAILED,
         execution_id="x",

@@ -18,7 +18,7 @@ from labelsync.domain.report import (
 from labelsync.domain.runs import ManifestRef
 from labelsync.usecases.plan_run import plan_and_start
 from labelsync.usecases.report_run import report_run
-from tests.unit.test_usecases import SETTINGS, FakeDatasets, FakeExecutions, FakeNotifier, FakeStore
+from tests.unit.test_usecases import SETTINGS, FakeDatasets, FakeExecutions, FakeNotifier, FakeStore, mark_applied
 
 REFS = [f"s3://img/{n}.jpg" for n in range(1, 7)]
 # 8 lines: a blank line, a rejected line, a repeated image (line 2 superseded by line 8), 5 accepted images.
@@ -46,8 +46,9 @@ def planned(body: bytes = MANIFEST, chunk_limit: int | None = None) -> tuple[Fak
     store, executions = FakeStore({key: body}), FakeExecutions()
     outcome = plan_and_start(ManifestRef("pipe", key, None, "e"), settings, store, executions)
     state = dict(executions.started[outcome.execution_name])
-    state["dataset"] = {"arn": "arn:ds"}
-    return store, state
+    if state["plan"]["status"] == "REJECTED":
+        return store, state
+    return store, mark_applied(store, {**state, "dataset": {"arn": "arn:ds"}})
 
 
 def run_report(
@@ -75,7 +76,14 @@ def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() ->
     reconciliation = published["message"]["reconciliation"]
     assert reconciliation == {
         "linesRead": 8,
-        "accounted": {"blank": 1, "rejected": 1, "superseded": 1, "applied": 5, "notApplied": 0},
+        "accounted": {
+            "blank": 1,
+            "rejected": 1,
+            "superseded": 1,
+            "supersededByNewer": 0,
+            "applied": 5,
+            "notApplied": 0,
+        },
         "balanced": True,
         "checked": True,
         "missingFromDataset": 0,
@@ -104,8 +112,11 @@ def test_a_missing_image_after_update_complete_is_a_failed_alert() -> None:
 
 def test_a_run_failed_at_a_chunk_counts_only_the_chunks_before_it_as_applied() -> None:
     store, state = planned(chunk_limit=70)  # about one line per chunk
-    plan = json.loads(store.objects[f"{state['run']['prefix']}plan.json"])
+    prefix = state["run"]["prefix"]
+    plan = json.loads(store.objects[f"{prefix}plan.json"])
     assert len(plan["chunks"]) >= 3
+    for key in [k for k in store.objects if k.startswith(f"{prefix}applied/")][2:]:
+        del store.objects[key]  # chunks 0 and 1 completed, chunk 2 failed
     state = {**state, "chunk": 2, "failure": {"Error": "DatasetUpdateFailed", "Cause": "x"}}
     result, published = run_report(store, state, FakeDatasets({}), outcome="FAILED")
     before = sum(c["lines"] for c in plan["chunks"][:2])
@@ -122,7 +133,14 @@ def test_a_rejected_manifest_applies_nothing_and_still_balances() -> None:
     result, published = run_report(store, state, FakeDatasets({}), outcome="REJECTED")
     reconciliation = published["message"]["reconciliation"]
     assert result["outcome"] == "REJECTED"
-    assert reconciliation["accounted"] == {"blank": 0, "rejected": 2, "superseded": 0, "applied": 0, "notApplied": 1}
+    assert reconciliation["accounted"] == {
+        "blank": 0,
+        "rejected": 2,
+        "superseded": 0,
+        "supersededByNewer": 0,
+        "applied": 0,
+        "notApplied": 1,
+    }
     assert reconciliation["balanced"] is True and reconciliation["checked"] is False
 
 
@@ -162,11 +180,33 @@ def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
     assert refs["balanced"] is False  # three lines accepted, two refs recorded
 
 
-def test_applied_lines_after_the_map_and_before_any_chunk() -> None:
-    plan = {"counts": {"accepted": 7}, "chunks": [{"index": 0, "lines": 7}]}
-    assert applied_lines("FAILED", plan, {"chunkStats": []}) == 7  # the report step itself failed
-    assert applied_lines("FAILED", plan, {"dataset": {}}) == 0
-    assert applied_lines("REJECTED", plan, {}) == 0
+def test_applied_lines_are_the_markers_lines() -> None:
+    assert applied_lines([{"chunk": 0, "lines": 7}, {"chunk": 3, "lines": 2}]) == 9
+    assert applied_lines([]) == 0
+
+
+def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
+    counts = {"linesRead": 5, "blank": 0, "rejected": 0, "superseded": 0, "accepted": 5}
+    result = reconcile(
+        counts,
+        applied=3,
+        rejected_lines=[],
+        superseded_lines=[],
+        source_refs=None,
+        check=NOT_CHECKED,
+        superseded_by_newer=2,
+    )
+    assert result["balanced"] and result["accounted"]["notApplied"] == 0
+    over = reconcile(
+        counts,
+        applied=4,
+        rejected_lines=[],
+        superseded_lines=[],
+        source_refs=None,
+        check=NOT_CHECKED,
+        superseded_by_newer=2,
+    )
+    assert not over["balanced"]
 
 
 class _Paginator:
@@ -205,3 +245,26 @@ def test_adapter_lists_every_entry_unfiltered_page_by_page() -> None:
         check_presence(["s3://b/1"], RekognitionDatasets(_Client(_Paginator(pages))).entry_source_refs("a")).missing
         == 0
     )
+
+
+def test_the_map_level_alert_is_sent_only_when_no_chunk_alerted_for_this_execution() -> None:
+    store, state = planned()
+    failed = {**state, "chunk": 0, "failure": {"Error": "DatasetUpdateFailed", "Cause": "x"}}
+    run_report(store, failed, FakeDatasets({}), outcome="FAILED")  # the child's alert, as execution arn:exec
+    notifier = FakeNotifier()
+    again = report_run(
+        {"outcome": "FAILED", "onlyIfUnreported": True, "executionId": "arn:exec", "state": state},
+        store=store,
+        datasets=FakeDatasets({}),
+        notifier=notifier,
+        max_items=10,
+    )
+    assert again["alreadyReported"] and not notifier.published
+    resumed = report_run(  # a resumed execution shares the run's folder: its own failure still alerts
+        {"outcome": "FAILED", "onlyIfUnreported": True, "executionId": "arn:exec-r1", "state": state},
+        store=store,
+        datasets=FakeDatasets({}),
+        notifier=notifier,
+        max_items=10,
+    )
+    assert resumed["outcome"] == "FAILED" and len(notifier.published) == 1

@@ -37,6 +37,20 @@ class FakeStore:
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.objects[key]
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+def mark_applied(store: FakeStore, state: Mapping[str, Any], upto: int | None = None) -> dict[str, Any]:
+    """What TakeTurn and RecordChunk leave behind: the turn in the state, a marker per applied chunk."""
+    prefix = state["run"]["prefix"]
+    plan = json.loads(store.objects[f"{prefix}plan.json"])
+    store.objects[f"{prefix}superseded-by-newer.jsonl"] = b""
+    for chunk in plan["chunks"][:upto]:
+        marker = {"chunk": chunk["index"], "lines": chunk["lines"]}
+        store.objects[f"{prefix}applied/{chunk['index']:06d}.json"] = json.dumps(marker).encode()
+    return {**state, "turn": {"granted": True}}
+
 
 class FakeExecutions:
     def __init__(self) -> None:
@@ -102,8 +116,9 @@ def test_plan_writes_run_files_and_starts_once() -> None:
     assert first.started and first.status == "READY"
     assert not again.started and "duplicate" in again.note
     payload = executions.started[first.execution_name]
-    assert payload["plan"]["chunks"] == [0] and payload["target"]["datasetType"] == "TRAIN"
-    assert payload["poll"] == {"initialSeconds": 5, "maxSeconds": 60, "timeoutSeconds": 3600}
+    assert payload["plan"]["chunkCount"] == 1 and payload["target"]["datasetType"] == "TRAIN"
+    assert payload["run"]["digest"] == json.loads(store.objects[f"{payload['run']['prefix']}plan.json"])["digest"]
+    assert payload["poll"] == {"initialSeconds": 5, "maxSeconds": 600, "timeoutSeconds": 3600}
     prefix = payload["run"]["prefix"]
     assert store.objects[f"{prefix}chunks/000000.jsonl"] == MANIFEST
     assert json.loads(store.objects[f"{prefix}plan.json"])["counts"]["accepted"] == 2
@@ -141,8 +156,7 @@ def test_report_keeps_only_this_manifests_errors_and_publishes_once() -> None:
     key = "incoming/pets/train/m.jsonl"
     store, executions = FakeStore({key: MANIFEST}), FakeExecutions()
     outcome = plan_and_start(ManifestRef("pipe", key, None, "e"), SETTINGS, store, executions)
-    state = dict(executions.started[outcome.execution_name])
-    state["dataset"] = {"arn": "arn:ds"}
+    state = mark_applied(store, {**executions.started[outcome.execution_name], "dataset": {"arn": "arn:ds"}})
     errored = [
         json.dumps({"source-ref": "s3://img/2.jpg", "errors": [{"code": "ERROR_NO_LABEL_ATTRIBUTES", "message": "m"}]}),
         json.dumps(

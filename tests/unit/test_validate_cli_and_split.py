@@ -53,6 +53,10 @@ def test_warnings_as_rejections_setting() -> None:
         Settings.from_env({"WARNINGS_AS_REJECTIONS": "maybe"})
 
 
+def FIXED(size: int, lines: int) -> list[int]:
+    return [5, 10, 20]
+
+
 class Store:
     def __init__(self, objects: dict[str, bytes]) -> None:
         self.objects = objects
@@ -84,9 +88,17 @@ def test_a_refused_chunk_is_split_until_each_part_fits_and_parts_go_one_per_call
     store = Store({"r/chunks/000003.jsonl": chunk, "r/plan.json": b"{}"})
     datasets = Datasets(limit=200)
     run_state = {"bucket": "b", "prefix": "r/"}
-    result = apply_chunk(run_state, "arn", 3, store, datasets)  # type: ignore[arg-type]
+    result = apply_chunk(run_state, "arn", 3, store, datasets, schedule=FIXED)  # type: ignore[arg-type]
+    assert result["wait"] == {"delay": 5, "rest": [10, 20], "restCount": 2, "polls": 0, "waited": 0}
     while result["pending"]:
-        result = apply_chunk({**run_state, "pending": result["pending"]}, "arn", 3, store, datasets)  # type: ignore[arg-type]
+        result = apply_chunk(
+            {**run_state, "pending": result["pending"]},
+            "arn",
+            3,
+            store,  # type: ignore[arg-type]
+            datasets,  # type: ignore[arg-type]
+            schedule=FIXED,
+        )
     assert b"".join(datasets.sent) == chunk and all(len(sent) <= 200 for sent in datasets.sent)
     splits = json.loads(store.objects["r/plan.json"])["splits"]
     assert splits[0]["chunk"] == 3 and splits[0]["parts"] == ["r/chunks/000003.p1.jsonl", "r/chunks/000003.p2.jsonl"]
@@ -95,5 +107,5 @@ def test_a_refused_chunk_is_split_until_each_part_fits_and_parts_go_one_per_call
 def test_a_single_line_cannot_be_split() -> None:
     store = Store({"r/chunks/000000.jsonl": b"x" * 300 + b"\n", "r/plan.json": b"{}"})
     with pytest.raises(ChunkRejectedError, match="single line"):
-        apply_chunk({"bucket": "b", "prefix": "r/"}, "arn", 0, store, Datasets(limit=200))  # type: ignore[arg-type]
+        apply_chunk({"bucket": "b", "prefix": "r/"}, "arn", 0, store, Datasets(limit=200), schedule=FIXED)  # type: ignore[arg-type]
     assert split_in_two(b"a\nb\n") == (b"a\n", b"b\n") and split_in_two(b"a\n") is None

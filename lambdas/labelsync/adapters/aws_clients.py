@@ -18,3 +18,9 @@ RETRY_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_t
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, config=RETRY_CONFIG)
+
+
+@cache
+def table(name: str) -> Any:
+    """A DynamoDB table (the resource API: plain Python values instead of AttributeValue maps)."""
+    return boto3.resource("dynamodb", config=RETRY_CONFIG).Table(name)

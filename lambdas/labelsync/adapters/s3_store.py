@@ -26,6 +26,10 @@ class S3Store:
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return cast(bytes, self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [str(item["Key"]) for page in pages for item in page.get("Contents", [])]
+
 
 class _ClosingStream:
     """botocore's StreamingBody as a context-managed binary file (read + close)."""

@@ -1,4 +1,4 @@
-"""Executions over Step Functions: existence check by name, idempotent start."""
+"""Executions over Step Functions: existence and status by name, idempotent start."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME -> arn:aws:states:REGION:ACCOUNT:stateMachine:MACHINE."""
+    head, sep, rest = execution_arn.partition(":execution:")
+    if not sep or ":" not in rest:
+        raise ValueError(f"not an execution ARN: {execution_arn!r}")
+    return f"{head}:stateMachine:{rest.split(':', 1)[0]}"
 
 
 class StepFunctionsExecutions:
@@ -20,13 +28,16 @@ class StepFunctionsExecutions:
         return f"{head}:execution:{machine}:{name}"
 
     def exists(self, name: str) -> bool:
+        return self.status(name) is not None
+
+    def status(self, name: str) -> str | None:
         try:
-            self._sfn.describe_execution(executionArn=self._execution_arn(name))
+            described = self._sfn.describe_execution(executionArn=self._execution_arn(name))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-                return False
+                return None
             raise
-        return True
+        return str(described["status"])
 
     def start(self, name: str, payload: Mapping[str, Any]) -> bool:
         try:
@@ -36,3 +47,11 @@ class StepFunctionsExecutions:
                 return False
             raise
         return True
+
+    def input_of(self, name: str) -> str:
+        return str(self._sfn.describe_execution(executionArn=self._execution_arn(name))["input"])
+
+    def start_raw(self, name: str, payload: str) -> str:
+        return str(
+            self._sfn.start_execution(stateMachineArn=self._state_machine_arn, name=name, input=payload)["executionArn"]
+        )

@@ -24,7 +24,7 @@ FAILED = "FAILED"
 REJECTED = "REJECTED"
 ALERT_OUTCOMES = frozenset({FAILED, REJECTED})
 
-_LISTS = ("entryErrors", "rejectedLines", "supersededLines", "warnings", "conversions")
+_LISTS = ("entryErrors", "rejectedLines", "supersededLines", "supersededByNewerManifest", "warnings", "conversions")
 
 RECONCILE_STAGE = "reconcile"
 ENTRIES_MISSING = "ERROR_ENTRIES_MISSING_AFTER_UPDATE"
@@ -67,10 +67,14 @@ def failure_from_state(state: Mapping[str, Any]) -> Failure:
     chunk = state.get("chunk")
     if chunk is not None:
         stage = "apply-chunk"
+    elif not (state.get("turn") or {}).get("granted"):
+        stage = "take-turn"
     elif "dataset" not in state:
         stage = "resolve-dataset"
     elif error.startswith("DatasetCreation"):
         stage = "create-dataset"
+    elif error.startswith("States."):  # the map run itself (its item list, a child that could not start)
+        stage = "apply-chunks"
     else:
         stage = "report"
     return Failure(stage, error, str(cause), chunk if isinstance(chunk, int) else None, status_message)
@@ -114,24 +118,13 @@ def check_presence(expected: Sequence[str], listed: Iterable[str], *, sample: in
     return DatasetCheck(checked=True, expected=distinct, missing=len(remaining), sample=tuple(first))
 
 
-def applied_lines(requested: str, plan: Mapping[str, Any], state: Mapping[str, Any]) -> int:
-    """Accepted lines sent in chunks whose update completed.
+def applied_lines(markers: Sequence[Mapping[str, Any]]) -> int:
+    """Accepted lines whose chunk's update completed: the sum over the run's applied markers.
 
-    COMPLETED: all of them. FAILED at chunk k: the lines of chunks 0..k-1 (chunks are applied in
-    order, one at a time; parts of a split chunk k are not counted). FAILED after the last chunk
-    (the report step itself): all. Otherwise (rejected, failed before any chunk): none.
+    A marker is written only after UPDATE_COMPLETE (and copied from the run a resume
+    continues), so this is exact whatever failed, and wherever.
     """
-    accepted = int((plan.get("counts") or {}).get("accepted", 0))
-    if requested == "COMPLETED":
-        return accepted
-    if requested != FAILED:
-        return 0
-    chunk = state.get("chunk")
-    if isinstance(chunk, int) and not isinstance(chunk, bool):
-        return sum(int(c.get("lines", 0)) for c in plan.get("chunks") or [] if int(c.get("index", 0)) < chunk)
-    if state.get("chunkStats") is not None:
-        return accepted
-    return 0
+    return sum(int(marker.get("lines", 0)) for marker in markers)
 
 
 def reconcile(
@@ -142,10 +135,13 @@ def reconcile(
     superseded_lines: Sequence[Mapping[str, Any]],
     source_refs: Sequence[str] | None,
     check: DatasetCheck,
+    superseded_by_newer: int = 0,
 ) -> dict[str, Any]:
     """Account for every line read: the `reconciliation` object of the report.
 
-    Balanced when blank + rejected + superseded + applied + notApplied = linesRead, every
+    Balanced when blank + rejected + superseded + supersededByNewer + applied + notApplied =
+    linesRead (supersededByNewer: accepted lines left out because a manifest written later was
+    already applied to the dataset), every
     rejected line is listed with a code and a message, every superseded line is listed, and
     (when the run's source-refs are at hand) they hold exactly one ref per accepted or
     superseded line and one distinct ref per accepted line.
@@ -157,11 +153,12 @@ def reconcile(
         "blank": blank,
         "rejected": rejected,
         "superseded": superseded,
+        "supersededByNewer": superseded_by_newer,
         "applied": applied,
-        "notApplied": accepted - applied,
+        "notApplied": accepted - applied - superseded_by_newer,
     }
     balanced = (
-        0 <= applied <= accepted
+        0 <= applied <= accepted - superseded_by_newer
         and sum(accounted.values()) == lines_read
         and len(rejected_lines) == rejected
         and all(r.get("code") and r.get("message") for r in rejected_lines)
@@ -217,6 +214,10 @@ def summary_line(report: Mapping[str, Any]) -> str:
         f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded, "
         f"{counts.get('entriesWithErrors', 0)} with errors"
     )
+    if report.get("supersededByNewerManifest"):
+        tail += f", {len(report['supersededByNewerManifest'])} left out (a newer manifest was applied first)"
+    if report.get("resume"):
+        tail += f"; resumed: {len(report['resume'].get('skippedChunks') or [])} chunk(s) already applied"
     if counts.get("warned") or counts.get("converted"):
         tail += f", {counts.get('warned', 0)} with warnings, {counts.get('converted', 0)} converted"
     if report.get("chunkSplits"):
@@ -243,6 +244,8 @@ def build_report(
     failure: Failure | None,
     report_uri: str,
     reconciliation: Mapping[str, Any] | None = None,
+    superseded_by_newer: Sequence[Mapping[str, Any]] = (),
+    resume: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED."""
     counts = dict(plan.get("counts") or {})
@@ -264,6 +267,8 @@ def build_report(
         "entryErrors": [e.as_dict() for e in entry_errors],
         "rejectedLines": list(rejected_lines),
         "supersededLines": list(superseded_lines),
+        "supersededByNewerManifest": list(superseded_by_newer),
+        "resume": dict(resume) if resume else None,
         "warnings": list(plan.get("warnings") or []),
         "warningCodes": dict(plan.get("warningCodes") or {}),
         "conversions": list(plan.get("conversions") or []),

@@ -21,8 +21,18 @@ class Target:
     dataset_type: str
     create_missing: bool
 
+    @property
+    def dataset_key(self) -> str:
+        """The ledger's key for the dataset: one queue and one lock per project and dataset type."""
+        return f"{self.project}/{self.dataset_type}"
+
     def as_dict(self) -> dict[str, object]:
-        return {"project": self.project, "datasetType": self.dataset_type, "createMissing": self.create_missing}
+        return {
+            "project": self.project,
+            "datasetType": self.dataset_type,
+            "createMissing": self.create_missing,
+            "key": self.dataset_key,
+        }
 
 
 class RouteRejected(Exception):

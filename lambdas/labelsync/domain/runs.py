@@ -25,6 +25,7 @@ class ManifestRef:
     etag: str | None = None
     sequencer: str | None = None
     size: int | None = None
+    event_time: str | None = None  # the S3 event's eventTime: with the sequencer, the write order
 
     @property
     def revision(self) -> str:
@@ -45,6 +46,7 @@ class ManifestRef:
             "etag": self.etag,
             "sequencer": self.sequencer,
             "size": self.size,
+            "eventTime": self.event_time,
         }
 
 
@@ -100,3 +102,20 @@ class RunLayout:
     @property
     def report_key(self) -> str:
         return f"{self.prefix}report.json"
+
+    @property
+    def items_key(self) -> str:
+        """The chunks this execution applies: the Distributed Map's item list (a JSON array)."""
+        return f"{self.prefix}items.json"
+
+    @property
+    def superseded_by_newer_key(self) -> str:
+        return f"{self.prefix}superseded-by-newer.jsonl"
+
+    @property
+    def applied_prefix(self) -> str:
+        return f"{self.prefix}applied/"
+
+    def applied_key(self, chunk: int) -> str:
+        """Written once the chunk's update completed: what resumes skip and the report counts."""
+        return f"{self.applied_prefix}{chunk:06d}.json"

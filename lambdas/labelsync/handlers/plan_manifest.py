@@ -11,7 +11,8 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from labelsync.adapters.aws_clients import client
+from labelsync.adapters.aws_clients import client, table
+from labelsync.adapters.dynamodb_ledger import DynamoDBLedger
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.domain.routing import is_folder_marker
@@ -49,8 +50,9 @@ class _StartedRuns:
 @event_source(data_class=S3Event)
 def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
-    settings.require("bucket", "state_machine_arn")
+    settings.require("bucket", "state_machine_arn", "ledger_table")
     store = S3Store(client("s3"))
+    ledger = DynamoDBLedger(table(settings.ledger_table))
     executions = _StartedRuns(StepFunctionsExecutions(client("stepfunctions"), settings.state_machine_arn))
     runs = []
     for record in event.records:
@@ -66,9 +68,10 @@ def handler(event: S3Event, context: LambdaContext) -> dict[str, Any]:
             etag=obj.etag or None,
             sequencer=obj.get("sequencer"),
             size=obj.get("size"),
+            event_time=record.event_time,
         )
         correlate(execution=execution_name(ref), manifest=ref.uri)
-        outcome = plan_and_start(ref, settings, store, executions)
+        outcome = plan_and_start(ref, settings, store, executions, ledger)
         logger.append_keys(execution=outcome.execution_name)
         logger.info(outcome.note, extra={"status": outcome.status, "started": outcome.started})
         runs.append(asdict(outcome))

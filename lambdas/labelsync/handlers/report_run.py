@@ -7,7 +7,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from labelsync.adapters.aws_clients import client
+from labelsync.adapters.aws_clients import client, table
+from labelsync.adapters.dynamodb_ledger import DynamoDBLedger
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.sns_notifier import SnsNotifier
@@ -16,7 +17,6 @@ from labelsync.observability import (
     RUN_OUTCOME_METRICS,
     correlate,
     count,
-    count_chunk_stats,
     log_metrics,
     logger,
     manifest_uri,
@@ -41,13 +41,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         datasets=RekognitionDatasets(client("rekognition")),
         notifier=SnsNotifier(client("sns"), settings.topic_arn),
         max_items=settings.report_max_errors,
+        ledger=DynamoDBLedger(table(settings.ledger_table)) if settings.ledger_table else None,
     )
     outcome = str(result.get("outcome"))
     if outcome in RUN_OUTCOME_METRICS:
         count(RUN_OUTCOME_METRICS[outcome], 1)
     counts = result.get("counts") or {}
     count(ENTRIES_WITH_ERRORS, float(counts.get("entriesWithErrors", 0) or 0))
-    count_chunk_stats((event.get("state") or {}).get("chunkStats"))
     logger.info("report published", extra={"report": result})
     reconciliation = result.get("reconciliation") or {}
     if reconciliation.get("missingFromDataset") or reconciliation.get("balanced") is False:

@@ -12,7 +12,8 @@ run's plan, so the report names it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from labelsync.domain.errors import ChunkRejectedError, ChunkTooLargeError
@@ -33,12 +34,31 @@ def split_in_two(data: bytes) -> tuple[bytes, bytes] | None:
     return data[: cut + 1], data[cut + 1 :]
 
 
+Schedule = Callable[[int, int], list[int]]  # (bytes, lines) -> the waits before each DescribeDataset call
+
+
+def wait_state(waits: list[int]) -> dict[str, Any]:
+    """What the state machine's poll loop walks: the first wait, then `rest[polls]` after each describe."""
+    if not waits:
+        raise ValueError("a poll schedule needs at least one wait")
+    return {"delay": waits[0], "rest": waits[1:], "restCount": len(waits) - 1, "polls": 0, "waited": 0}
+
+
 def apply_chunk(
-    run: Mapping[str, Any], dataset_arn: str, chunk: int, store: ObjectStore, datasets: Datasets
+    run: Mapping[str, Any],
+    dataset_arn: str,
+    chunk: int,
+    store: ObjectStore,
+    datasets: Datasets,
+    *,
+    schedule: Schedule,
+    key: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
+    """Send the chunk (at `key`, else its planned key) or its next pending part; return the poll schedule."""
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
-    pending = [str(key) for key in run.get("pending") or []]
-    key = pending.pop(0) if pending else layout.chunk_key(chunk)
+    pending = [str(k) for k in run.get("pending") or []]
+    key = pending.pop(0) if pending else (key or layout.chunk_key(chunk))
     data = store.get_bytes(bucket, key)
     split = False
     while True:
@@ -56,13 +76,17 @@ def apply_chunk(
             _record_split(store, bucket, layout, chunk, key, len(data), parts, str(exc))
             pending.insert(0, parts[1])
             key, data, split = parts[0], halves[0], True
+    sent_at = clock()
+    lines = data.count(b"\n")
     return {
         "chunk": chunk,
         "key": key,
         "bytes": len(data),
-        "lines": data.count(b"\n"),
+        "lines": lines,
         "split": split,
         "pending": pending,
+        "sentAt": sent_at,
+        "wait": wait_state(schedule(len(data), lines)),
     }
 
 

@@ -6,10 +6,13 @@ recognised before any work (DescribeExecution) and again at StartExecution.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
+import time
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from labelsync.domain.jsonl import dump_lines
@@ -25,7 +28,8 @@ from labelsync.domain.planning import (
 )
 from labelsync.domain.routing import RouteRejected, Target, route
 from labelsync.domain.runs import ManifestRef, RunLayout, execution_name
-from labelsync.ports import Executions, ObjectStore
+from labelsync.domain.turns import Ticket, order_key
+from labelsync.ports import Executions, ObjectStore, RunLedger
 from labelsync.settings import Settings
 
 PLAN_SCHEMA = "labelsync.plan/v1"
@@ -48,9 +52,11 @@ class _StoreSink:
     def __init__(self, store: ObjectStore, bucket: str, layout: RunLayout) -> None:
         self._store, self._bucket, self._layout = store, bucket, layout
         self.side: dict[str, IO[bytes]] = {}
+        self.digests: dict[int, str] = {}
 
     def write_chunk(self, index: int, data: bytes) -> str:
         key = self._layout.chunk_key(index)
+        self.digests[index] = hashlib.sha256(data).hexdigest()
         self._store.put_bytes(self._bucket, key, data, content_type="application/x-ndjson")
         return key
 
@@ -72,7 +78,14 @@ class _StoreSink:
             spool.close()
 
 
-def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, executions: Executions) -> PlanOutcome:
+def plan_and_start(
+    ref: ManifestRef,
+    settings: Settings,
+    store: ObjectStore,
+    executions: Executions,
+    ledger: RunLedger | None = None,
+) -> PlanOutcome:
+    """Plan, write the run's files, queue the run on its dataset's ledger, start its execution."""
     name = execution_name(ref)
     if executions.exists(name):
         return PlanOutcome(name, False, None, "duplicate event: this object version already has an execution")
@@ -86,24 +99,37 @@ def plan_and_start(ref: ManifestRef, settings: Settings, store: ObjectStore, exe
     else:
         plan = _plan(ref, settings, store, sink)
 
+    digest = plan_digest(target.dataset_key if target else "", sink.digests, settings.chunk_limit_bytes)
     try:
-        _write_run_files(ref, target, plan, settings, layout, store, sink)
+        _write_run_files(ref, target, plan, settings, layout, store, sink, digest)
     finally:
         sink.close()
+    order = order_key(ref.event_time, ref.sequencer, name)
     payload: dict[str, Any] = {
-        "run": {"id": name, "bucket": settings.bucket, "prefix": layout.prefix, "manifest": ref.as_dict()},
-        "target": target.as_dict() if target else None,
-        "plan": {
-            "status": plan.status,
-            "chunkCount": len(plan.chunks),
-            "chunks": [chunk.index for chunk in plan.chunks],
-            "counts": plan.counts.as_dict(),
+        "run": {
+            "id": name,
+            "bucket": settings.bucket,
+            "prefix": layout.prefix,
+            "manifest": ref.as_dict(),
+            "order": order,
+            "digest": digest,
         },
+        "target": target.as_dict() if target else None,
+        "plan": {"status": plan.status, "chunkCount": len(plan.chunks), "counts": plan.counts.as_dict()},
         "poll": settings.poll.as_state(),
     }
+    if ledger is not None and target is not None and plan.status != PLAN_REJECTED:
+        ticket = Ticket(target.dataset_key, order, name, layout.prefix, ref.uri, digest, execution=name)
+        ledger.register(replace(ticket, registered_at=time.time()))
     started = executions.start(name, payload)
     note = "started" if started else "duplicate event: execution already started"
     return PlanOutcome(name, started, plan.status, note)
+
+
+def plan_digest(dataset: str, chunk_digests: Mapping[int, str], chunk_limit: int) -> str:
+    """Equal for the same chunks to the same dataset: how a resume recognises the plan it continues."""
+    text = "\n".join([dataset, str(chunk_limit), *(chunk_digests[i] for i in sorted(chunk_digests))])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _StoreSink) -> ManifestPlan:
@@ -127,6 +153,7 @@ def _write_run_files(
     layout: RunLayout,
     store: ObjectStore,
     sink: _StoreSink,
+    digest: str,
 ) -> None:
     ndjson = "application/x-ndjson"
     bucket = settings.bucket
@@ -148,7 +175,8 @@ def _write_run_files(
         "status": plan.status,
         "rejection": {"code": plan.reason[0], "message": plan.reason[1]} if plan.reason else None,
         "counts": plan.counts.as_dict(),
-        "chunks": [chunk.as_dict() for chunk in plan.chunks],
+        "digest": digest,
+        "chunks": [{**chunk.as_dict(), "sha256": sink.digests.get(chunk.index)} for chunk in plan.chunks],
         "settings": {
             "warningsAsRejections": settings.warnings_as_rejections,
             "chunkLimitBytes": settings.chunk_limit_bytes,

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from labelsync.domain import turns
 from labelsync.domain.entry_errors import EntryError, errors_for_refs
 from labelsync.domain.jsonl import load_lines, utf8_json
 from labelsync.domain.report import (
@@ -27,7 +28,7 @@ from labelsync.domain.report import (
     reconcile_failure,
 )
 from labelsync.domain.runs import RunLayout
-from labelsync.ports import Datasets, Notifier, ObjectStore
+from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
 
 
 def report_run(
@@ -37,11 +38,14 @@ def report_run(
     datasets: Datasets,
     notifier: Notifier,
     max_items: int,
+    ledger: RunLedger | None = None,
 ) -> dict[str, Any]:
     requested = str(event["outcome"])
     state: Mapping[str, Any] = event.get("state") or {}
     run = state["run"]
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
+    if event.get("onlyIfUnreported") and _already_failed(store, bucket, layout, str(event.get("executionId", ""))):
+        return {"outcome": FAILED, "reportUri": f"s3://{bucket}/{layout.report_key}", "alreadyReported": True}
     plan = json.loads(store.get_bytes(bucket, layout.plan_key))
     dataset = state.get("dataset") or {}
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
@@ -56,13 +60,18 @@ def report_run(
 
     rejected_lines = list(load_lines(store.get_bytes(bucket, layout.rejects_key)))
     superseded_lines = list(load_lines(store.get_bytes(bucket, layout.superseded_key)))
+    turn = state.get("turn") or {}
+    held_turn = bool(turn.get("granted")) or state.get("chunk") is not None  # a chunk's child state has no turn
+    by_newer = list(load_lines(store.get_bytes(bucket, layout.superseded_by_newer_key))) if held_turn else []
+    markers = [json.loads(store.get_bytes(bucket, key)) for key in store.keys(bucket, layout.applied_prefix)]
     reconciliation = reconcile(
         plan.get("counts") or {},
-        applied=applied_lines(requested, plan, state),
+        applied=applied_lines(markers),
         rejected_lines=rejected_lines,
         superseded_lines=superseded_lines,
         source_refs=source_refs,
         check=check,
+        superseded_by_newer=len(by_newer),
     )
     failure = failure_from_state(state) if requested == FAILED else None
     if requested == "COMPLETED":
@@ -79,8 +88,14 @@ def report_run(
         failure=failure,
         report_uri=f"s3://{bucket}/{layout.report_key}",
         reconciliation=reconciliation,
+        superseded_by_newer=by_newer,
+        resume={"resumedFrom": turn["resumedFrom"], "skippedChunks": turn.get("skipped") or []}
+        if turn.get("resumedFrom")
+        else None,
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
+    if ledger is not None and state.get("target") and held_turn:
+        _close_turn(ledger, state, report["outcome"])
     notifier.publish(
         subject=f"Custom Labels sync {report['outcome']}",
         message=message_from_report(report, max_items=max_items),
@@ -93,3 +108,19 @@ def report_run(
         "failure": report["failure"],
         "reconciliation": reconciliation,
     }
+
+
+def _close_turn(ledger: RunLedger, state: Mapping[str, Any], outcome: str) -> None:
+    """Mark the ticket and hand the dataset to the next run; a FAILED run stays resumable."""
+    me = turns.ticket_of(state["run"], state["target"], execution="")
+    complete = outcome != FAILED
+    ledger.set_status(me, turns.DONE if complete else turns.FAILED)
+    ledger.release(me.dataset, me.run, last=turns.LastRun(me.run, me.prefix, me.digest, complete))
+
+
+def _already_failed(store: ObjectStore, bucket: str, layout: RunLayout, execution: str) -> bool:
+    """A chunk's child execution already published this execution's FAILED alert (a resume shares the folder)."""
+    if layout.report_key not in store.keys(bucket, layout.report_key):
+        return False
+    report = json.loads(store.get_bytes(bucket, layout.report_key))
+    return bool(report.get("outcome") == FAILED and report.get("execution") == execution)
