@@ -117,6 +117,9 @@ PLAN = FunctionSpec(
     ),
 )
 TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, APPLY, RECORD_CHUNK, REPORT)
+# An EventBridge rule sends the report function every execution that ends in one of these: it alerts
+# for runs that could not report themselves (stopped, timed out, or the report step failing).
+EXECUTION_END_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 def environment(spec: FunctionSpec, values: EnvValues, *, log_level: str = "INFO") -> dict[str, str]:

@@ -10,15 +10,20 @@
   `States.ExceedToleratedFailureThreshold` (moto would succeed, dropping failed items).
 - Each distributed child gets its own history, as an AWS child execution does; the number
   of events each child produced is recorded (`child_history`, `child_history_counts`).
+- An execution that ends emits the "Step Functions Execution Status Change" event AWS sends
+  to EventBridge (`on_execution_end`), so the stack's rule for stopped, timed-out and failed
+  executions can be delivered offline.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import json
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -43,7 +48,70 @@ def install(clock: Clock) -> None:
     _scale_waits_and_retries()
     _complete_s3_events()
     _distributed_map_tolerance_and_child_histories()
+    _execution_status_events()
     _installed["done"] = True
+
+
+# -- "Step Functions Execution Status Change" events -------------------------------------------------
+ExecutionEndListener = Callable[[dict[str, Any]], None]
+_end_listeners: list[ExecutionEndListener] = []
+_ends_in_flight = {"count": 0}
+_ends_lock = threading.Lock()
+
+
+def on_execution_end(listener: ExecutionEndListener) -> Callable[[], None]:
+    """Call `listener(event)` with the EventBridge event AWS emits when an execution ends; returns an unsubscriber."""
+    _end_listeners.append(listener)
+    return lambda: _end_listeners.remove(listener) if listener in _end_listeners else None
+
+
+def execution_ends_in_flight() -> int:
+    """Ended executions whose event is still being handed to the listeners (wait for 0 before calling it idle)."""
+    with _ends_lock:
+        return _ends_in_flight["count"]
+
+
+def _execution_status_events() -> None:
+    """moto emits no EventBridge events; AWS sends one per status change, which the stack's rule routes."""
+    from moto.stepfunctions.parser.backend import execution as backend
+
+    original = backend.BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self: Any) -> None:
+        with _ends_lock:
+            _ends_in_flight["count"] += 1
+        try:
+            original(self)
+            event = _status_change_event(self.execution)
+            for listener in list(_end_listeners):
+                listener(event)
+        finally:
+            with _ends_lock:
+                _ends_in_flight["count"] -= 1
+
+    backend.BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+
+
+def _status_change_event(execution: Any) -> dict[str, Any]:
+    status = str(execution.exec_status)
+    status = getattr(execution.exec_status, "value", status)
+    return {
+        "version": "0",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": execution.account_id,
+        "region": execution.region_name,
+        "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine.arn,
+            "name": execution.name,
+            "status": status,
+            "input": json.dumps(execution.input_data) if execution.input_data is not None else None,
+            "error": execution.error,
+            "cause": execution.cause,
+        },
+    }
 
 
 def _fix_sdk_error_names() -> None:

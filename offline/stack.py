@@ -17,7 +17,7 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import boto3
 
 from infra.function_specs import (
     APPLY,
+    EXECUTION_END_STATUSES,
     PLAN,
     RECORD_CHUNK,
     REPORT,
@@ -41,7 +42,7 @@ from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.usecases.resume_run import resume_run
 from offline import custom_labels, engine
 from offline.clock import ScaledClock
-from offline.lambda_runtime import InProcessLambdaRuntime
+from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     RECORD_CHUNK_FUNCTION,
@@ -91,6 +92,7 @@ class OfflineStack:
         self._clients_lock = threading.Lock()
         self.functions: dict[str, str] = {}
         self.state_machine_arn = ""
+        self._unsubscribe: Callable[[], None] | None = None
         self.topic_arn = ""
         self.queue_url = ""
 
@@ -125,9 +127,19 @@ class OfflineStack:
         )
         self.runtime.install()
         self._deploy()
+        self._unsubscribe = engine.on_execution_end(self._route_execution_end)
         return self
 
+    def _route_execution_end(self, event: dict[str, Any]) -> None:
+        """The stack's EventBridge rule (infra/constructs/workflow.py): ended runs to the report function."""
+        detail = event["detail"]
+        if detail["stateMachineArn"] == self.state_machine_arn and detail["status"] in EXECUTION_END_STATUSES:
+            self.runtime.deliver(AsyncDelivery(ACCOUNT, self.config.region, self.functions[REPORT.name], event))
+
     def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.runtime.uninstall()
         if self._mock is not None:
             self._mock.stop()
@@ -280,13 +292,15 @@ class OfflineStack:
         return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
 
     def wait_until_idle(self, timeout: float = 120.0) -> list[dict[str, Any]]:
-        """Wait for S3-triggered planning and every execution to finish; return the executions."""
+        """Wait for S3-triggered planning, every execution and the alerts of ended ones; return the executions."""
         deadline = time.monotonic() + timeout
-        self.runtime.wait_async_idle(timeout)
         while True:
+            self.runtime.wait_async_idle(max(0.1, deadline - time.monotonic()))
             executions = self.executions()
-            if all(e["status"] != "RUNNING" for e in executions):
-                return executions
+            if all(e["status"] != "RUNNING" for e in executions) and engine.execution_ends_in_flight() == 0:
+                self.runtime.wait_async_idle(max(0.1, deadline - time.monotonic()))  # their events' deliveries
+                if all(e["status"] != "RUNNING" for e in self.executions()):
+                    return executions
             if time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running after {timeout} s")
             time.sleep(0.02)

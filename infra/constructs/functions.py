@@ -67,7 +67,8 @@ LEDGER_ACTIONS = {
     TAKE_TURN.name: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
     APPLY.name: ["dynamodb:GetItem"],  # the dataset's update timings
     RECORD_CHUNK.name: ["dynamodb:GetItem", "dynamodb:PutItem"],  # update timings
-    REPORT.name: ["dynamodb:PutItem", "dynamodb:UpdateItem"],  # ticket status, lock release
+    # ticket status, lock release; GetItem: who holds the lock when an execution ended without reporting
+    REPORT.name: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 }
 
 

@@ -14,7 +14,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, CfnResource, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -29,6 +31,7 @@ from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
 from infra.constructs.functions import set_retention
 from infra.constructs.rekognition import dataset_arns
+from infra.function_specs import EXECUTION_END_STATUSES
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
@@ -112,6 +115,22 @@ class PipelineWorkflow(Construct):
         resource = self.state_machine.node.default_child
         assert isinstance(resource, CfnResource)
         resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E1029"]}})
+        # Executions that end FAILED / TIMED_OUT / ABORTED go to the report function: a stopped or timed-out
+        # run runs no Catch, so this is its alert (and it hands the dataset's turn on).
+        events.Rule(
+            self,
+            "ExecutionEnded",
+            description="labelsync: runs that ended without success, to the report function",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": list(EXECUTION_END_STATUSES),
+                },
+            ),
+            targets=[targets.LambdaFunction(report, retry_attempts=2, max_event_age=Duration.hours(6))],
+        )
         # A definition string gives CDK no task objects to grant from: grant the tasks by hand.
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in tasks])

@@ -97,7 +97,7 @@ def test_an_image_the_service_loses_is_reported_as_a_failed_alert(
     (execution,) = stack.wait_until_idle()
     # The report step published the alert and returned normally; the state machine then fails the run.
     assert execution["status"] == "FAILED" and execution["error"] == "ReconciliationFailed"
-    (report_call,) = [i for i in stack.runtime.invocations if i.function.endswith("ReportRun")]
+    (report_call,) = [i for i in stack.runtime.invocations if i.function.endswith("ReportRun") and i.source == "sync"]
     assert report_call.result["outcome"] == "FAILED" and report_call.result["failure"]["stage"] == "reconcile"
     report = only_report(stack)
     assert report["outcome"] == "FAILED"

@@ -176,3 +176,7 @@ def test_a_stopped_execution_does_not_block_its_dataset(stack: OfflineStack) -> 
     executions = stack.wait_until_idle()
     statuses = {e["name"].split("-")[0]: e["status"] for e in executions}
     assert statuses == {"stuck": "ABORTED", "next": "SUCCEEDED"}
+    # the stop ran no Catch: EventBridge's status-change event made the report function alert
+    alert = next(r for r in stack.reports() if r["manifest"]["key"].endswith("stuck.jsonl"))
+    assert alert["outcome"] == "FAILED" and alert["failure"]["stage"] == "execution"
+    assert alert["failure"]["error"] == "ExecutionAborted" and "ended ABORTED" in alert["failure"]["cause"]

@@ -187,7 +187,7 @@ def test_ledger_is_reached_only_with_item_actions_on_the_table(synth: Synth) -> 
         "take_turn": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         "apply": {"dynamodb:GetItem"},
         "record_chunk": {"dynamodb:GetItem", "dynamodb:PutItem"},
-        "report": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+        "report": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
     }
 
 
@@ -285,3 +285,16 @@ def test_take_turn_lists_only_under_the_work_prefix_and_looks_up_only_this_state
     (statement,) = [s for s in custom.statements(custom.roles["report"]) if "s3:ListBucket" in _list(s["Action"])]
     assert statement["Condition"] == {"StringLike": {"s3:prefix": ["work/sync/*"]}}
     assert ("s3:GetObject", "${" + custom.bucket + ".Arn}/work/sync/*/items.json") in custom.grants("statemachine")
+
+
+def test_executions_that_end_without_success_go_to_the_report_function() -> None:
+    from infra.function_specs import EXECUTION_END_STATUSES
+
+    rules = synth_of(projects=PROJECTS).template.find_resources("AWS::Events::Rule")
+    (rule,) = rules.values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == list(EXECUTION_END_STATUSES)
+    (target,) = rule["Properties"]["Targets"]
+    assert "ReportRun" in json.dumps(target["Arn"]) and target["RetryPolicy"]["MaximumRetryAttempts"] == 2

@@ -362,6 +362,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("s3:ListBucket", listing),
             ("rekognition:ListDatasetEntries", DATASETS),
             ("sns:Publish", "${" + synth.topic + "}"),
+            ("dynamodb:GetItem", table),
             ("dynamodb:PutItem", table),
             ("dynamodb:UpdateItem", table),
         },

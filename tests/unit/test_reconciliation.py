@@ -268,3 +268,18 @@ def test_the_map_level_alert_is_sent_only_when_no_chunk_alerted_for_this_executi
         max_items=10,
     )
     assert resumed["outcome"] == "FAILED" and len(notifier.published) == 1
+
+
+def test_an_execution_that_ended_unreported_alerts_once_and_a_reported_one_is_skipped() -> None:
+    from labelsync.usecases.report_run import report_execution_end
+
+    store, state = planned()
+    notifier = FakeNotifier()
+    detail = {"executionArn": "arn:exec", "status": "TIMED_OUT", "input": json.dumps(state)}
+    ports: dict[str, Any] = {"store": store, "datasets": FakeDatasets({}), "notifier": notifier, "max_items": 10}
+    first = report_execution_end(detail, **ports)
+    assert first["outcome"] == "FAILED" and first["failure"]["stage"] == "execution"
+    assert first["failure"]["error"] == "ExecutionTimedOut"
+    assert report_execution_end(detail, **ports)["skipped"] == "reported by the run itself"
+    assert report_execution_end({**detail, "input": "{}"}, **ports)["skipped"] == "not a pipeline run"
+    assert len(notifier.published) == 1

@@ -65,7 +65,9 @@ def failure_from_state(state: Mapping[str, Any]) -> Failure:
     description = raw.get("description") or {}
     status_message = description.get("StatusMessage") if isinstance(description, dict) else None
     chunk = state.get("chunk")
-    if chunk is not None:
+    if error.startswith("Execution"):  # stopped, timed out, or failed without reporting (EventBridge)
+        stage = "execution"
+    elif chunk is not None:
         stage = "apply-chunk"
     elif not (state.get("turn") or {}).get("granted"):
         stage = "take-turn"

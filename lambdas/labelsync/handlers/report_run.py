@@ -1,4 +1,8 @@
-"""State machine task: the run's report (success, failure or rejection) to S3 and SNS."""
+"""The run's report (success, failure or rejection) to S3 and SNS.
+
+Invoked by the state machine (a task), and by an EventBridge rule for executions that ended
+FAILED / TIMED_OUT / ABORTED, which alerts for runs that could not report themselves.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from labelsync.observability import (
     tracer,
 )
 from labelsync.settings import Settings
-from labelsync.usecases.report_run import report_run
+from labelsync.usecases.report_run import report_execution_end, report_run
+
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -32,17 +38,25 @@ from labelsync.usecases.report_run import report_run
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env(os.environ)
     settings.require("topic_arn")
-    run = (event.get("state") or {}).get("run") or {}
-    correlate(execution=event.get("executionId") or run.get("id"), manifest=manifest_uri(run))
-    logger.append_keys(outcome=event.get("outcome"))
-    result = report_run(
-        event,
-        store=S3Store(client("s3")),
-        datasets=RekognitionDatasets(client("rekognition")),
-        notifier=SnsNotifier(client("sns"), settings.topic_arn),
-        max_items=settings.report_max_errors,
-        ledger=DynamoDBLedger(table(settings.ledger_table)) if settings.ledger_table else None,
-    )
+    ports: dict[str, Any] = {
+        "store": S3Store(client("s3")),
+        "datasets": RekognitionDatasets(client("rekognition")),
+        "notifier": SnsNotifier(client("sns"), settings.topic_arn),
+        "max_items": settings.report_max_errors,
+        "ledger": DynamoDBLedger(table(settings.ledger_table)) if settings.ledger_table else None,
+    }
+    if event.get("detail-type") == EXECUTION_STATUS_CHANGE:  # the EventBridge rule: an execution ended
+        detail = event["detail"]
+        correlate(execution=detail.get("executionArn"))
+        result = report_execution_end(detail, **ports)
+        logger.info("execution ended", extra={"status": detail.get("status"), "result": result})
+        if "skipped" in result:
+            return result
+    else:  # a task of the state machine
+        run = (event.get("state") or {}).get("run") or {}
+        correlate(execution=event.get("executionId") or run.get("id"), manifest=manifest_uri(run))
+        logger.append_keys(outcome=event.get("outcome"))
+        result = report_run(event, **ports)
     outcome = str(result.get("outcome"))
     if outcome in RUN_OUTCOME_METRICS:
         count(RUN_OUTCOME_METRICS[outcome], 1)

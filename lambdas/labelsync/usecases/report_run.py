@@ -44,7 +44,7 @@ def report_run(
     state: Mapping[str, Any] = event.get("state") or {}
     run = state["run"]
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
-    if event.get("onlyIfUnreported") and _already_failed(store, bucket, layout, str(event.get("executionId", ""))):
+    if event.get("onlyIfUnreported") and _reported(store, bucket, layout, str(event.get("executionId", ""))):
         return {"outcome": FAILED, "reportUri": f"s3://{bucket}/{layout.report_key}", "alreadyReported": True}
     plan = json.loads(store.get_bytes(bucket, layout.plan_key))
     dataset = state.get("dataset") or {}
@@ -62,6 +62,8 @@ def report_run(
     superseded_lines = list(load_lines(store.get_bytes(bucket, layout.superseded_key)))
     turn = state.get("turn") or {}
     held_turn = bool(turn.get("granted")) or state.get("chunk") is not None  # a chunk's child state has no turn
+    if event.get("executionEnded") and ledger is not None and state.get("target"):
+        held_turn = ledger.lock(str(state["target"]["key"])).holder == str(run["id"])
     by_newer = list(load_lines(store.get_bytes(bucket, layout.superseded_by_newer_key))) if held_turn else []
     markers = [json.loads(store.get_bytes(bucket, key)) for key in store.keys(bucket, layout.applied_prefix)]
     reconciliation = reconcile(
@@ -118,9 +120,44 @@ def _close_turn(ledger: RunLedger, state: Mapping[str, Any], outcome: str) -> No
     ledger.release(me.dataset, me.run, last=turns.LastRun(me.run, me.prefix, me.digest, complete))
 
 
-def _already_failed(store: ObjectStore, bucket: str, layout: RunLayout, execution: str) -> bool:
-    """A chunk's child execution already published this execution's FAILED alert (a resume shares the folder)."""
+def _reported(store: ObjectStore, bucket: str, layout: RunLayout, execution: str) -> bool:
+    """This execution's report (or a chunk's FAILED alert for it) is written already (a resume shares the folder)."""
     if layout.report_key not in store.keys(bucket, layout.report_key):
         return False
-    report = json.loads(store.get_bytes(bucket, layout.report_key))
-    return bool(report.get("outcome") == FAILED and report.get("execution") == execution)
+    return bool(json.loads(store.get_bytes(bucket, layout.report_key)).get("execution") == execution)
+
+
+ENDED_ERRORS = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut", "FAILED": "ExecutionFailed"}
+
+
+def report_execution_end(
+    detail: Mapping[str, Any],
+    *,
+    store: ObjectStore,
+    datasets: Datasets,
+    notifier: Notifier,
+    max_items: int,
+    ledger: RunLedger | None = None,
+) -> dict[str, Any]:
+    """An execution ended FAILED / TIMED_OUT / ABORTED (EventBridge): alert unless it reported itself.
+
+    A stopped or timed-out execution runs no Catch, and a run whose report step failed could
+    not write its report: this is their alert, and it hands the dataset's turn on.
+    """
+    arn, status = str(detail["executionArn"]), str(detail["status"])
+    payload = json.loads(detail.get("input") or "{}")
+    run = payload.get("run") if isinstance(payload, dict) else None
+    if not run:
+        return {"skipped": "not a pipeline run", "execution": arn}
+    if _reported(store, str(run["bucket"]), RunLayout(str(run["prefix"])), arn):
+        return {"skipped": "reported by the run itself", "execution": arn}
+    cause = detail.get("cause") or detail.get("error") or "no report was written"
+    failure = {"Error": ENDED_ERRORS.get(status, "ExecutionFailed"), "Cause": f"the execution ended {status}: {cause}"}
+    return report_run(
+        {"outcome": FAILED, "executionId": arn, "executionEnded": True, "state": {**payload, "failure": failure}},
+        store=store,
+        datasets=datasets,
+        notifier=notifier,
+        max_items=max_items,
+        ledger=ledger,
+    )
