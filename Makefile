@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench fuzz clean
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench fuzz faults clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ bench: install
 ## fuzz: fuzz the plan step, 1,000,000 random and mutated lines (~80 s); writes docs/reliability.md
 fuzz: install
 	$(PY) -m benchmarks.fuzz_plan --lines 1000000 --seed 1 --write-docs $(ARGS)
+
+## faults: fault matrix, 100 seeded scenarios on the offline stack (~4 min); writes docs/reliability.md
+faults: install
+	$(PY) -m benchmarks.fault_matrix --runs 100 --seed 1 --write-docs $(ARGS)
 
 ## test: lint, type-check and the whole test suite (what .ci/run runs)
 test: install lint typecheck

@@ -80,6 +80,8 @@ class InProcessLambdaRuntime:
         self.crash_hooks: list[Callable[[str, Any], None]] = []  # (function name, event), before the handler
         self.after_hooks: list[Callable[[str, Any, Any], None]] = []  # (function name, event, result), after it
         self.async_interceptor: AsyncInterceptor | None = None  # S3 deliveries to make now (empty: held)
+        # Lambda's on-failure destination: (function ARN, event, last invocation) once the retries are spent.
+        self.on_failure: Callable[[str, Any, Invocation], None] | None = None
         self._lock = threading.RLock()
         self._async: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._async_busy = 0
@@ -211,8 +213,12 @@ class InProcessLambdaRuntime:
                 account_id, region, fn_arn = where.split("|", 2)
                 fn = get_backend(account_id, region).get_function(fn_arn)
                 for _ in range(1 + ASYNC_RETRIES):
-                    if self.run(fn, event, source="async").error is None:
+                    record = self.run(fn, event, source="async")
+                    if record.error is None:
                         break
+                else:
+                    if self.on_failure is not None:
+                        self.on_failure(fn_arn, event, record)
             finally:
                 with self._async_cond:
                     self._async_busy -= 1

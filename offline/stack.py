@@ -37,12 +37,13 @@ from infra.function_specs import (
     FunctionSpec,
     environment,
 )
+from labelsync import clock as labelsync_clock
 from labelsync import settings as env_names
 from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.usecases.resume_run import resume_run
 from offline import custom_labels, engine
 from offline.clock import ScaledClock
-from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime
+from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime, Invocation
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     RECORD_CHUNK_FUNCTION,
@@ -95,6 +96,8 @@ class OfflineStack:
         self._unsubscribe: Callable[[], None] | None = None
         self.topic_arn = ""
         self.queue_url = ""
+        self.failures_url = ""
+        self._failed_events: list[dict[str, Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> OfflineStack:
@@ -126,9 +129,28 @@ class OfflineStack:
             ),
         )
         self.runtime.install()
+        labelsync_clock.now = self.clock.now  # handlers measure time as the service and the engine do
         self._deploy()
         self._unsubscribe = engine.on_execution_end(self._route_execution_end)
         return self
+
+    def _to_failure_queue(self, fn_arn: str, event: Any, last: Invocation) -> None:
+        """Lambda's on-failure record (the shape AWS sends to an SQS destination), for the plan function only."""
+        if fn_arn != self.functions.get(PLAN.name):
+            return
+        record = {
+            "version": "1.0",
+            "requestContext": {"functionArn": fn_arn, "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+            "responsePayload": last.error,
+        }
+        self.client("sqs").send_message(QueueUrl=self.failures_url, MessageBody=json.dumps(record))
+        self._failed_events.append(record)
+
+    def failed_events(self) -> list[dict[str, Any]]:
+        """What the failure queue received: manifests whose plan step gave up (the S3 event and the error)."""
+        return list(self._failed_events)
 
     def _route_execution_end(self, event: dict[str, Any]) -> None:
         """The stack's EventBridge rule (infra/constructs/workflow.py): ended runs to the report function."""
@@ -141,6 +163,7 @@ class OfflineStack:
             self._unsubscribe()
             self._unsubscribe = None
         self.runtime.uninstall()
+        labelsync_clock.now = time.time
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -183,6 +206,10 @@ class OfflineStack:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        # The plan function's on-failure destination (infra/constructs/failures.py): S3 events whose
+        # invocation still failed after Lambda's two retries, with the error, for a redrive.
+        self.failures_url = sqs.create_queue(QueueName="labelsync-failed-events")["QueueUrl"]
+        self.runtime.on_failure = self._to_failure_queue
         self.client("dynamodb").create_table(  # as infra/constructs/ledger.py defines it
             TableName=LEDGER_TABLE,
             KeySchema=[{"AttributeName": "dataset", "KeyType": "HASH"}, {"AttributeName": "entry", "KeyType": "RANGE"}],

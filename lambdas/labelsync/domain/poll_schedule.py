@@ -330,7 +330,8 @@ def poll_schedule(estimate: Estimate | None, policy: PollPolicy) -> list[int]:
     if policy.max_calls == 1:
         return [timeout]
     floor = policy.min_wait_seconds
-    expected = min(max(estimate.seconds, MIN_SECONDS), 1e9)  # 1e9: no float overflow below
+    # Expected near or past the timeout (an outlier in the history?): do not bet the whole wait on it.
+    expected = min(max(estimate.seconds, MIN_SECONDS), timeout * 2 / 3)
     first = min(timeout, max(floor, round(expected * math.exp(-policy.early_spreads * estimate.spread))))
     window_end = expected * math.exp(policy.late_spreads * estimate.spread)
     window_calls = max(1, min(policy.max_calls - 1, policy.max_calls - policy.tail_calls))

@@ -122,7 +122,8 @@ def decide_turn(me: Ticket, tickets: Iterable[Ticket], lock: Lock, alive: Callab
         first = min(ahead, key=lambda t: t.order)
         return TurnDecision(False, f"run {first.run} ({first.manifest}) was written earlier", first.run)
     last = lock.last
-    if lock.holder:  # a stale lock (its run ended without releasing), or ours from an earlier execution
+    retried = lock.holder == me.run and lock.execution == me.execution  # this very execution took it already
+    if lock.holder and not retried:  # a stale lock (its run ended without releasing), or ours from an earlier execution
         last = LastRun(lock.holder, lock.prefix, lock.digest, complete=False)
     newer = tuple(
         sorted(

@@ -12,10 +12,10 @@ run's plan, so the report names it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from labelsync import clock
 from labelsync.domain.errors import ChunkRejectedError, ChunkTooLargeError
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import Datasets, ObjectStore
@@ -53,7 +53,7 @@ def apply_chunk(
     *,
     schedule: Schedule,
     key: str | None = None,
-    clock: Callable[[], float] = time.time,
+    now: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Send the chunk (at `key`, else its planned key) or its next pending part; return the poll schedule."""
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
@@ -76,7 +76,7 @@ def apply_chunk(
             _record_split(store, bucket, layout, chunk, key, len(data), parts, str(exc))
             pending.insert(0, parts[1])
             key, data, split = parts[0], halves[0], True
-    sent_at = clock()
+    sent_at = (now or clock.now)()
     lines = data.count(b"\n")
     return {
         "chunk": chunk,

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import IO, Any
 
+from labelsync import clock
 from labelsync.domain.jsonl import dump_lines
 from labelsync.domain.planning import (
     CONVERSIONS,
@@ -120,7 +120,7 @@ def plan_and_start(
     }
     if ledger is not None and target is not None and plan.status != PLAN_REJECTED:
         ticket = Ticket(target.dataset_key, order, name, layout.prefix, ref.uri, digest, execution=name)
-        ledger.register(replace(ticket, registered_at=time.time()))
+        ledger.register(replace(ticket, registered_at=clock.now()))
     started = executions.start(name, payload)
     note = "started" if started else "duplicate event: execution already started"
     return PlanOutcome(name, started, plan.status, note)

@@ -7,10 +7,10 @@ only once DescribeDataset said UPDATE_COMPLETE for the chunk's last part.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
+from labelsync import clock
 from labelsync.domain.poll_schedule import UpdateHistory, UpdateObservation, epoch_seconds
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import ObjectStore, RunLedger
@@ -24,7 +24,7 @@ def record_chunk(
     wait = applied.get("wait") or {}
     polls = int(wait.get("polls", 0)) + 1
     waited = float(wait.get("waited", 0)) + float(wait.get("delay", 0))
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     sent_at = float(applied.get("sentAt") or now)
     finished = epoch_seconds(event.get("finishedAt"))
     seconds = (finished if finished is not None else now) - sent_at

@@ -74,6 +74,7 @@ def report_run(
         source_refs=source_refs,
         check=check,
         superseded_by_newer=len(by_newer),
+        complete=requested == "COMPLETED",
     )
     failure = failure_from_state(state) if requested == FAILED else None
     if requested == "COMPLETED":

@@ -13,13 +13,13 @@ lock, mark the ticket APPLYING, and write `items.json` (the Distributed Map's it
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from labelsync import clock
 from labelsync.domain import turns
-from labelsync.domain.jsonl import dump_lines, load_lines
+from labelsync.domain.jsonl import dump_lines
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.turns import LastRun, Ticket, TurnDecision
 from labelsync.ports import ExecutionStatus, ObjectStore, RunLedger
@@ -38,7 +38,7 @@ def take_turn(
     run, target = event["run"], event["target"]
     me = turns.ticket_of(run, target, str(event["execution"]))
     attempt = int((event.get("turn") or {}).get("attempt", 0)) + 1
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     ledger.register(replace(me, registered_at=now))  # a no-op unless planning lost it
 
     def alive(ticket: Ticket) -> bool:
@@ -112,13 +112,22 @@ def _already_applied(store: ObjectStore, bucket: str, layout: RunLayout, me: Tic
 def _newer_refs(
     store: ObjectStore, bucket: str, newer: tuple[Ticket, ...]
 ) -> tuple[set[str], dict[str, dict[str, str]]]:
+    """The source-refs later-written runs have applied: only chunks with a marker count (a failed run's rest does not)."""
     refs: set[str] = set()
     by: dict[str, dict[str, str]] = {}
     for ticket in newer:
-        for ref in load_lines(store.get_bytes(bucket, RunLayout(ticket.prefix).source_refs_key)):
-            refs.add(str(ref))
-            by[str(ref)] = {"by": ticket.run, "byManifest": ticket.manifest}  # the newest one wins (sorted by order)
+        for marker_key in store.keys(bucket, RunLayout(ticket.prefix).applied_prefix):
+            marker = json.loads(store.get_bytes(bucket, marker_key))
+            if not marker.get("lines") or not marker.get("key"):
+                continue
+            for ref in chunk_refs(store.get_bytes(bucket, str(marker["key"]))):
+                refs.add(ref)
+                by[ref] = {"by": ticket.run, "byManifest": ticket.manifest}  # the newest one wins (sorted by order)
     return refs, by
+
+
+def chunk_refs(data: bytes) -> list[str]:
+    return [str(json.loads(line).get("source-ref", "")) for line in data.splitlines() if line.strip()]
 
 
 def _without_refs(
@@ -128,7 +137,7 @@ def _without_refs(
     kept: list[bytes] = []
     dropped: list[str] = []
     for line in store.get_bytes(bucket, key).splitlines(keepends=True):
-        ref = str(json.loads(line).get("source-ref", ""))
+        (ref,) = chunk_refs(line)
         if ref in refs:
             dropped.append(ref)
         else:
