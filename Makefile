@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench fuzz faults clean
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench bench-scale fuzz faults clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ bench: install
 ## fuzz: fuzz the plan step, 1,000,000 random and mutated lines (~80 s); writes docs/reliability.md
 fuzz: install
 	$(PY) -m benchmarks.fuzz_plan --lines 1000000 --seed 1 --write-docs $(ARGS)
+
+## bench-scale: scale, polling, cost and end-to-end figures of the whole pipeline offline (~5 min); writes docs/benchmarks.md
+bench-scale: install
+	$(PY) -m benchmarks.scale_and_cost --write-docs $(ARGS)
 
 ## faults: fault matrix, 100 seeded scenarios on the offline stack (~4 min); writes docs/reliability.md
 faults: install

@@ -90,11 +90,11 @@ APPLY = FunctionSpec(
 RECORD_CHUNK = FunctionSpec(
     "RecordChunk", "labelsync.handlers.record_chunk.handler", 256, 60, (ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE)
 )
-REPORT = FunctionSpec(
+REPORT = FunctionSpec(  # 900 s: the reconciliation lists the dataset, 100 entries a page
     "ReportRun",
     "labelsync.handlers.report_run.handler",
     512,
-    300,
+    900,
     (ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS, ENV_LEDGER_TABLE),
 )
 PLAN = FunctionSpec(

@@ -13,14 +13,18 @@
 - An execution that ends emits the "Step Functions Execution Status Change" event AWS sends
   to EventBridge (`on_execution_end`), so the stack's rule for stopped, timed-out and failed
   executions can be delivered offline.
+- A Distributed Map runs any number of items (moto's worker recursed once per item and
+  failed past ~960); boto3 clients and parsed JSONPath expressions are reused (speed only).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import json
 import logging
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -49,7 +53,65 @@ def install(clock: Clock) -> None:
     _complete_s3_events()
     _distributed_map_tolerance_and_child_histories()
     _execution_status_events()
+    _distributed_map_depth_and_engine_speed()
     _installed["done"] = True
+
+
+def _distributed_map_depth_and_engine_speed() -> None:
+    """No recursion limit on Distributed Map items, and an engine that does not rebuild what it reuses.
+
+    - moto's Distributed Map worker runs its items by recursion, one Python frame per item: with
+      MaxConcurrency 1, item ~960 hits the recursion limit and fails as a child with no error (the Map
+      Run then fails). AWS has no such limit. Here the worker loops instead.
+    - The engine makes a new boto3 client for every task and a new JSONPath parser for every path it
+      evaluates (~30 ms per chunk); one client per (region, service, credentials) and a cache of parsed
+      paths change the wall time only.
+    """
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as processor_worker,
+    )
+    from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+    original_client, original_parse = boto_client.boto_client_for, json_path.parse
+    clients: dict[tuple[str, str, str, bool], Any] = {}
+    lock = threading.Lock()
+
+    def eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
+        """moto's `_eval_pool`, its tail recursion turned into a loop."""
+        while True:
+            if job is None:
+                self._env.delete_frame(worker_frame)
+                return
+            job_frame = worker_frame.open_inner_frame()
+            self._eval_job(env=job_frame, job=job)
+            worker_frame.delete_frame(job_frame)
+            if isinstance(job.job_output, Exception) or self.stopped():
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            next_job = self._job_pool.next_job()
+            if next_job is None:
+                self._env.delete_frame(worker_frame)
+                self._job_pool.close_job(job)
+                return
+            self._job_pool.close_job(job)
+            job = next_job
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # A client made under one mock_aws must not serve the next: the stubber's state is in the key.
+        key = (region, service, repr(state_credentials), bool(botocore_stubber.enabled))
+        with lock:
+            if key not in clients:
+                clients[key] = original_client(region, service, state_credentials)
+            return clients[key]
+
+    modules = [m for n, m in list(sys.modules.items()) if n.startswith("moto.stepfunctions.parser") and m is not None]
+    for module in modules:
+        if getattr(module, "boto_client_for", None) is original_client:
+            setattr(module, "boto_client_for", client_for)  # noqa: B010
+    json_path.parse = functools.lru_cache(maxsize=4096)(original_parse)
+    processor_worker.DistributedItemProcessorWorker._eval_pool = eval_pool  # type: ignore[method-assign]
 
 
 # -- "Step Functions Execution Status Change" events -------------------------------------------------

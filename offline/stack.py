@@ -318,7 +318,7 @@ class OfflineStack:
         listed = sfn.list_executions(stateMachineArn=self.state_machine_arn, maxResults=1000)["executions"]
         return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
 
-    def wait_until_idle(self, timeout: float = 120.0) -> list[dict[str, Any]]:
+    def wait_until_idle(self, timeout: float = 120.0, *, poll: float = 0.02) -> list[dict[str, Any]]:
         """Wait for S3-triggered planning, every execution and the alerts of ended ones; return the executions."""
         deadline = time.monotonic() + timeout
         while True:
@@ -330,7 +330,7 @@ class OfflineStack:
                     return executions
             if time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running after {timeout} s")
-            time.sleep(0.02)
+            time.sleep(poll)
 
     def resume(self, run_id: str) -> str:
         """Resume a stopped run, as `python -m cli.resume RUN_ID` does against AWS: the new execution's ARN."""

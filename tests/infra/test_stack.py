@@ -66,7 +66,7 @@ SIZES = {
     "resolve": (256, 60),
     "apply": (512, 300),
     "record_chunk": (256, 60),
-    "report": (512, 300),
+    "report": (512, 900),
 }
 TASKS = ("take_turn", "resolve", "apply", "record_chunk", "report")
 

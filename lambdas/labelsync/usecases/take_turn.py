@@ -24,7 +24,8 @@ from labelsync.domain.runs import RunLayout
 from labelsync.domain.turns import LastRun, Ticket, TurnDecision
 from labelsync.ports import ExecutionStatus, ObjectStore, RunLedger
 
-FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS = 10, 120
+# 9 history events a round: 300 s apart, a run can queue ~230 hours before the 25,000-event quota.
+FIRST_WAIT_SECONDS, MAX_WAIT_SECONDS = 10, 300
 
 
 def take_turn(
