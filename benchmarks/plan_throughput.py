@@ -15,8 +15,6 @@ import argparse
 import datetime
 import json
 import math
-import os
-import platform
 import random
 import resource
 import shutil
@@ -29,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambdas"))
 
+from benchmarks.machine import describe  # noqa: E402
 from labelsync.domain import fastcheck  # noqa: E402
 from labelsync.domain.planning import plan_manifest  # noqa: E402
 from labelsync.domain.validation import MAX_LINE_CHARS  # noqa: E402
@@ -128,25 +127,7 @@ def plan(path: Path, out: Path, limit: int, **options: bool) -> dict[str, int]:
 
 
 def machine() -> str:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-
-    model = next((ln.split(":", 1)[1].strip() for ln in run("lscpu").splitlines() if ln.startswith("Model name")), "?")
-    mem = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/meminfo").read_text().splitlines()
-            if ln.startswith("MemTotal")
-        ),
-        "?",
-    )
-    return (
-        f"{run('nproc')} CPUs ({model}), {mem} RAM, Python {platform.python_version()}, "
-        f"msgspec {fastcheck.msgspec.__version__ if fastcheck.msgspec else 'absent'}, load {os.getloadavg()[0]:.2f}"
-    )
+    return describe(f"msgspec {fastcheck.msgspec.__version__ if fastcheck.msgspec else 'absent'}")
 
 
 def child_rss(path: Path, out: Path, limit: int) -> tuple[float, dict[str, int]]:

@@ -27,11 +27,8 @@ import argparse
 import datetime
 import json
 import math
-import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -48,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "lambdas") not in sys.path:
     sys.path.insert(0, str(ROOT / "lambdas"))
 
+from benchmarks.machine import describe  # noqa: E402
 from infra.function_specs import PLAN, TASK_FUNCTIONS  # noqa: E402
 from labelsync.usecases import take_turn as take_turn_usecase  # noqa: E402
 from offline import engine  # noqa: E402
@@ -356,21 +354,9 @@ def invocations_of(stack: OfflineStack, suffix: str) -> list[Any]:
 
 
 def machine() -> str:
-    def run(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return "?"
-
-    model = next((ln.split(":", 1)[1].strip() for ln in run("lscpu").splitlines() if ln.startswith("Model name")), "?")
-    meminfo = Path("/proc/meminfo").read_text().splitlines() if Path("/proc/meminfo").exists() else []
-    mem = next((ln.split(":", 1)[1].strip() for ln in meminfo if ln.startswith("MemTotal")), "?")
     import moto
 
-    return (
-        f"{run('nproc')} CPUs ({model}), {mem} RAM, Python {platform.python_version()}, moto {moto.__version__}, "
-        f"load {os.getloadavg()[0]:.2f}"
-    )
+    return describe(f"moto {moto.__version__}")
 
 
 def _duration(seconds: float) -> str:
