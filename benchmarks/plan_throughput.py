@@ -28,13 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambdas"))
 
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.manifests import detection_line  # noqa: E402
 from labelsync.domain import fastcheck  # noqa: E402
 from labelsync.domain.planning import plan_manifest  # noqa: E402
 from labelsync.domain.validation import MAX_LINE_CHARS  # noqa: E402
 from labelsync.settings import DEFAULT_CHUNK_LIMIT  # noqa: E402
-
-SIZES = [(640, 480), (1280, 720), (1920, 1080), (4032, 3024), (800, 600), (1024, 1024)]
-NAMES = ["person", "car", "bicycle", "dog", "cat", "traffic light", "bus", "truck", "bird", "boat"]
 
 
 def generate(path: Path, size_mb: int, seed: int = 7) -> tuple[int, int]:
@@ -44,38 +42,8 @@ def generate(path: Path, size_mb: int, seed: int = 7) -> tuple[int, int]:
     written = lines = 0
     with path.open("wb") as out:
         while written < target:
-            block = []
-            for _ in range(1000):
-                width, height = rnd.choice(SIZES)
-                annotations, objects, class_map = [], [], {}
-                for _ in range(rnd.randint(1, 10)):
-                    cls = rnd.randrange(len(NAMES))
-                    class_map[str(cls)] = NAMES[cls]
-                    w, h = rnd.randint(10, width // 3), rnd.randint(10, height // 3)
-                    top: float = rnd.randint(0, height - h - 1)
-                    if rnd.random() < 0.2:
-                        top += 0.6000000000000002
-                    annotations.append(
-                        {"class_id": cls, "top": top, "left": rnd.randint(0, width - w), "width": w, "height": h}
-                    )
-                    objects.append({"confidence": rnd.choice([0, 1, 0.93])})
-                doc = {
-                    "source-ref": f"s3://my-training-images/dataset/batch-{lines // 1000:05d}/image-{lines:09d}.jpg",
-                    "bounding-box": {
-                        "image_size": [{"width": width, "height": height, "depth": 3}],
-                        "annotations": annotations,
-                    },
-                    "bounding-box-metadata": {
-                        "objects": objects,
-                        "class-map": class_map,
-                        "type": "groundtruth/object-detection",
-                        "human-annotated": "yes",
-                        "creation-date": "2023-06-09T05:26:56.180Z",
-                        "job-name": "labeling-job/bounding-box",
-                    },
-                }
-                block.append(json.dumps(doc, separators=(",", ":")))
-                lines += 1
+            block = [detection_line(rnd, lines + i, boxes=(1, 10), prefix="dataset") for i in range(1000)]
+            lines += len(block)
             data = ("\n".join(block) + "\n").encode()
             out.write(data)
             written += len(data)

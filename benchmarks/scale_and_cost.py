@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import random
 import statistics
@@ -46,6 +45,7 @@ if str(ROOT / "lambdas") not in sys.path:
     sys.path.insert(0, str(ROOT / "lambdas"))
 
 from benchmarks.machine import describe  # noqa: E402
+from benchmarks.manifests import detection_line  # noqa: E402
 from infra.function_specs import PLAN, TASK_FUNCTIONS  # noqa: E402
 from labelsync.usecases import take_turn as take_turn_usecase  # noqa: E402
 from offline import engine  # noqa: E402
@@ -60,8 +60,6 @@ MAX_CALLS = 12
 MAX_MEDIAN_DELAY_PCT = 10.0
 COST_TARGET = 0.05  # USD per 1,000,000 entries
 E2E_TARGET_SECONDS = 60.0
-NAMES = ["person", "car", "bicycle", "dog", "cat", "traffic light", "bus", "truck", "bird", "boat"]
-SIZES = [(640, 480), (1280, 720), (1920, 1080), (4032, 3024), (800, 600), (1024, 1024)]
 MB = 5_242_880  # "5 MB": the default chunk limit
 
 # Public us-east-1 list prices (USD). See PRICES_CHECKED for where and when.
@@ -82,34 +80,6 @@ MEMORY_MB = {f"labelsync-{spec.name}": spec.memory_mb for spec in (*TASK_FUNCTIO
 
 
 # -- manifests ------------------------------------------------------------------------------------
-def detection_line(rnd: random.Random, index: int, boxes: tuple[int, int] = (1, 3), prefix: str = "ds") -> str:
-    """One Ground Truth object-detection line (as benchmarks/plan_throughput.py writes them, fewer boxes)."""
-    width, height = rnd.choice(SIZES)
-    annotations, objects, class_map = [], [], {}
-    for _ in range(rnd.randint(*boxes)):
-        cls = rnd.randrange(len(NAMES))
-        class_map[str(cls)] = NAMES[cls]
-        w, h = rnd.randint(10, width // 3), rnd.randint(10, height // 3)
-        top: float = rnd.randint(0, height - h - 1)
-        if rnd.random() < 0.2:
-            top += 0.6000000000000002
-        annotations.append({"class_id": cls, "top": top, "left": rnd.randint(0, width - w), "width": w, "height": h})
-        objects.append({"confidence": rnd.choice([0, 1, 0.93])})
-    doc = {
-        "source-ref": f"s3://my-training-images/{prefix}/batch-{index // 1000:05d}/image-{index:09d}.jpg",
-        "bounding-box": {"image_size": [{"width": width, "height": height, "depth": 3}], "annotations": annotations},
-        "bounding-box-metadata": {
-            "objects": objects,
-            "class-map": class_map,
-            "type": "groundtruth/object-detection",
-            "human-annotated": "yes",
-            "creation-date": "2023-06-09T05:26:56.180Z",
-            "job-name": "labeling-job/bounding-box",
-        },
-    }
-    return json.dumps(doc, separators=(",", ":"))
-
-
 def detection_manifest(
     lines: int, seed: int, prefix: str = "ds", start: int = 0, boxes: tuple[int, int] = (1, 3)
 ) -> bytes:
