@@ -283,3 +283,17 @@ def test_an_execution_that_ended_unreported_alerts_once_and_a_reported_one_is_sk
     assert report_execution_end(detail, **ports)["skipped"] == "reported by the run itself"
     assert report_execution_end({**detail, "input": "{}"}, **ports)["skipped"] == "not a pipeline run"
     assert len(notifier.published) == 1
+
+
+def test_a_retried_report_step_does_not_publish_the_same_message_twice() -> None:
+    store, state = planned()
+    first, _published = run_report(store, state, FakeDatasets({}, present=ACCEPTED))
+    notifier = FakeNotifier()
+    again = report_run(
+        {"outcome": "COMPLETED", "executionId": "arn:exec", "state": state},
+        store=store,
+        datasets=FakeDatasets({}, present=ACCEPTED),
+        notifier=notifier,
+        max_items=10,
+    )
+    assert again["outcome"] == first["outcome"] == "SUCCEEDED_WITH_ERRORS" and not notifier.published

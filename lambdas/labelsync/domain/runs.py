@@ -103,6 +103,11 @@ class RunLayout:
     def report_key(self) -> str:
         return f"{self.prefix}report.json"
 
+    def published_key(self, execution: str, outcome: str) -> str:
+        """Written after the report message of this execution and requested outcome went out."""
+        digest = hashlib.sha256(f"{execution}\n{outcome}".encode()).hexdigest()[:24]
+        return f"{self.prefix}published/{digest}"
+
     @property
     def items_key(self) -> str:
         """The chunks this execution applies: the Distributed Map's item list (a JSON array)."""

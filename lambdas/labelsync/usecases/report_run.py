@@ -99,11 +99,15 @@ def report_run(
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:
         _close_turn(ledger, state, report["outcome"])
-    notifier.publish(
-        subject=f"Custom Labels sync {report['outcome']}",
-        message=message_from_report(report, max_items=max_items),
-        attributes=message_attributes(report),
-    )
+    # A retried report step (it died after publishing) must not publish the same message again.
+    sent = layout.published_key(str(event.get("executionId", "")), requested)
+    if not store.keys(bucket, sent):
+        notifier.publish(
+            subject=f"Custom Labels sync {report['outcome']}",
+            message=message_from_report(report, max_items=max_items),
+            attributes=message_attributes(report),
+        )
+        store.put_bytes(bucket, sent, b"")
     return {
         "outcome": report["outcome"],
         "reportUri": report["reportUri"],
