@@ -14,7 +14,7 @@ written manifest's line wins, whatever the delivery order.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 QUEUED = "QUEUED"  # planned, waiting for its turn
@@ -136,10 +136,6 @@ def decide_turn(me: Ticket, tickets: Iterable[Ticket], lock: Lock, alive: Callab
 def skips_applied_chunks(me: Ticket, last: LastRun | None) -> bool:
     """A resume: the previous holder stopped mid-way with the very same plan, and nothing ran since."""
     return last is not None and not last.complete and last.digest == me.digest and bool(me.digest)
-
-
-def with_status(ticket: Ticket, status: str, execution: str | None = None) -> Ticket:
-    return replace(ticket, status=status, execution=ticket.execution if execution is None else execution)
 
 
 def ticket_of(run: Mapping[str, Any], target: Mapping[str, Any], execution: str) -> Ticket:
