@@ -8,7 +8,7 @@ detection, multi-label, the examples and the AWS documentation's lines when pres
 mutated: byte flips, truncation, invalid UTF-8, BOMs and CRLF, lines over 100,000
 characters, deeply nested JSON, wrong types in every field, repeated source-refs,
 NaN/Infinity, lone surrogates, empty objects, non-object JSON, duplicate keys, random
-bytes. Each manifest is planned (`plan_manifest`) with and without the msgspec fast path,
+bytes. Each manifest is planned (`plan_manifest`) by every engine (native C scan, msgspec, reference),
 with `warnings_as_rejections` alternating, and its side files serialized as the plan
 Lambda does. Checked for every manifest:
 
@@ -18,7 +18,7 @@ Lambda does. Checked for every manifest:
 - every rejection has a known code, a message and a line number in range, no line twice;
 - what would be sent is sendable: chunks under the limit, as many lines as accepted, each
   valid UTF-8 JSON object with an s3:// source-ref, at most 100,000 characters, no image twice;
-- the fast path gives the same plan as the reference check (same counts, items, chunks).
+- every engine gives the same plan as the reference check (same counts, items, chunks).
 
 A failing manifest is written to `.fuzz/` for reproduction. `--write-docs` replaces the
 "Fuzzing the plan step" section of docs/reliability.md. `--atheris SECONDS` also runs a
@@ -50,11 +50,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambdas"))
 
-from labelsync.domain import fastcheck  # noqa: E402
 from labelsync.domain.jsonl import dump_lines  # noqa: E402
 from labelsync.domain.label_rules import WARNING_CODES  # noqa: E402
 from labelsync.domain.lines import BOM  # noqa: E402
-from labelsync.domain.planning import PLAN_READY, ManifestPlan, plan_manifest  # noqa: E402
+from labelsync.domain.planning import (  # noqa: E402
+    ENGINES,
+    PLAN_READY,
+    ManifestPlan,
+    available_engines,
+    plan_manifest,
+)
 from labelsync.domain.validation import MAX_LINE_CHARS, SOURCE_REF  # noqa: E402
 
 DOCS = ROOT / "docs" / "reliability.md"
@@ -496,21 +501,21 @@ class Tally:
     failures: list[str] = field(default_factory=list)
 
 
-def plan_once(data: bytes, *, limit: int, strict: bool, fast: bool, block: int) -> tuple[ManifestPlan, Sink]:
+def plan_once(data: bytes, *, limit: int, strict: bool, engine: str, block: int) -> tuple[ManifestPlan, Sink]:
     sink = Sink()
     plan = plan_manifest(
         lambda: io.BytesIO(data),
         chunk_limit=limit,
         sink=sink,
         warnings_as_rejections=strict,
-        fast=fast,
         block_size=block,
+        **ENGINES[engine],
     )
     return plan, sink
 
 
 def fuzz_one(data: bytes, rnd: random.Random, tally: Tally, label: str) -> None:
-    """Plan one manifest with and without the fast path; record any crash or broken property."""
+    """Plan one manifest every available way (ENGINES); record any crash, broken property or difference."""
     limit = rnd.choice([DEFAULT_CHUNK_LIMIT, DEFAULT_CHUNK_LIMIT, 4096, 600])
     strict = rnd.random() < 0.5
     block = rnd.choice([1 << 20, 1 << 20, 65_536, 4096])
@@ -518,12 +523,12 @@ def fuzz_one(data: bytes, rnd: random.Random, tally: Tally, label: str) -> None:
     tally.lines += expected_lines(data)
     tally.bytes += len(data)
     results = []
-    for fast in [True, False] if fastcheck.available() else [False]:
-        config = f"fast={'on' if fast else 'off'} warnings-as-rejections={'on' if strict else 'off'}"
+    for engine in available_engines():
+        config = f"{engine} warnings-as-rejections={'on' if strict else 'off'}"
         tally.configs[config] += 1
         tally.planned_lines += expected_lines(data)
         try:
-            plan, sink = plan_once(data, limit=limit, strict=strict, fast=fast, block=block)
+            plan, sink = plan_once(data, limit=limit, strict=strict, engine=engine, block=block)
             check_plan(data, plan, sink, limit)
         except Unclassified as exc:
             tally.unclassified += 1
@@ -535,7 +540,7 @@ def fuzz_one(data: bytes, rnd: random.Random, tally: Tally, label: str) -> None:
             tally.failures.append(_save(data, label, f"{config} chunk_limit={limit} block={block}: {detail}"))
             continue
         results.append(summary(plan, sink))
-        if fast or len(results) == 1:
+        if len(results) == 1:
             c = plan.counts
             tally.outcomes[plan.reason[0] if plan.reason else plan.status] += 1
             tally.classified.update(
@@ -544,9 +549,9 @@ def fuzz_one(data: bytes, rnd: random.Random, tally: Tally, label: str) -> None:
             tally.classified["converted"] += c.converted
             tally.rejection_codes.update(r.code for r in plan.rejections)
             tally.warning_codes.update(plan.warning_codes)
-    if len(results) == 2 and results[0] != results[1]:
+    if any(result != results[0] for result in results):
         tally.divergences += 1
-        tally.failures.append(_save(data, label, f"fast path differs (chunk_limit={limit} block={block})"))
+        tally.failures.append(_save(data, label, f"the engines' plans differ (chunk_limit={limit} block={block})"))
 
 
 def _save(data: bytes, label: str, detail: str) -> str:
@@ -627,7 +632,7 @@ def render(tally: Tally, generator: Generator, seconds: float, command: str, ath
         "",
         f"Run on {datetime.date.today().isoformat()}, {platform.system()} {platform.machine()} ({cpu}), "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"msgspec {'present' if fastcheck.available() else 'absent'}; one process:",
+        f"engines {', '.join(available_engines())}; one process:",
         "",
         "```bash",
         command,
@@ -642,9 +647,10 @@ def render(tally: Tally, generator: Generator, seconds: float, command: str, ath
         f"| seconds | {seconds:,.1f} |",
         f"| **crashes** | **{tally.crashes}** |",
         f"| lines not classified / properties broken | {tally.unclassified} |",
-        f"| fast path differing from the reference | {tally.divergences} |",
+        f"| manifests whose plans differ between engines | {tally.divergences} |",
         "",
-        "Configurations (each manifest is planned with the fast path on and off, `warnings_as_rejections`",
+        "Configurations (each manifest is planned by every engine: the native C scan, msgspec, the reference",
+        "check alone; `warnings_as_rejections`",
         "drawn per manifest, chunk limit 5 MB, 4,096 or 600 bytes, read blocks of 1 MB, 64 KB or 4 KB):",
         "",
         *table(tally.configs, "configuration"),

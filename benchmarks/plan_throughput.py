@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT / "lambdas"))
 
 from benchmarks.machine import describe  # noqa: E402
 from benchmarks.manifests import detection_line  # noqa: E402
-from labelsync.domain import fastcheck  # noqa: E402
+from labelsync.domain import fastcheck, nativecheck  # noqa: E402
 from labelsync.domain.planning import plan_manifest  # noqa: E402
 from labelsync.domain.validation import MAX_LINE_CHARS  # noqa: E402
 from labelsync.settings import DEFAULT_CHUNK_LIMIT  # noqa: E402
@@ -59,6 +60,13 @@ class FileSink:
     def write_chunk(self, index: int, data: bytes) -> str:
         path = self.folder / f"{index:06d}.jsonl"
         path.write_bytes(data)
+        return str(path)
+
+    def write_chunk_pieces(self, index: int, pieces: Sequence[bytes | memoryview]) -> str:
+        """A chunk file written from its pieces: no joined copy (the S3 sink needs one body)."""
+        path = self.folder / f"{index:06d}.jsonl"
+        with path.open("wb") as out:
+            out.writelines(pieces)
         return str(path)
 
     def append(self, name: str, data: bytes) -> None:
@@ -95,7 +103,8 @@ def plan(path: Path, out: Path, limit: int, **options: bool) -> dict[str, int]:
 
 
 def machine() -> str:
-    return describe(f"msgspec {fastcheck.msgspec.__version__ if fastcheck.msgspec else 'absent'}")
+    native = f"native {nativecheck.library_path().name}" if nativecheck.available() else "native absent"
+    return describe(f"msgspec {fastcheck.msgspec.__version__ if fastcheck.msgspec else 'absent'}, {native}")
 
 
 def child_rss(path: Path, out: Path, limit: int) -> tuple[float, dict[str, int]]:
@@ -135,7 +144,14 @@ def main() -> int:
         size, count = generate(manifest, args.size_mb)
         mb = size / 1e6
         say(f"manifest: {mb:,.1f} MB, {count:,} object-detection lines, avg {size / count:,.0f} bytes/line")
-        timings: dict[str, list[float]] = {"naive": [], "plan": [], "plan-silent-drops-only": []}
+        if not nativecheck.available():
+            say("WARNING: the native library is not built (make install): 'plan' runs without it")
+        options: dict[str, dict[str, bool]] = {
+            "plan": {"label_rules": True},
+            "plan-silent-drops-only": {"label_rules": False},
+            "plan-msgspec-engine": {"label_rules": True, "native": False},  # the engine before the C scan
+        }
+        timings: dict[str, list[float]] = {"naive": [], **{name: [] for name in options}}
         counts: dict[str, int] = {}
         for _ in range(args.runs):
             for name in timings:
@@ -144,7 +160,8 @@ def main() -> int:
                 if name == "naive":
                     naive(manifest)
                 else:
-                    counts = plan(manifest, work / "chunks", args.chunk_limit, label_rules=(name == "plan"))
+                    result = plan(manifest, work / "chunks", args.chunk_limit, **options[name])
+                    counts = result if name == "plan" else counts
                 timings[name].append(time.perf_counter() - start)
         medians = {name: statistics.median(values) for name, values in timings.items()}
         spread = {name: (min(v), max(v)) for name, v in timings.items()}
@@ -155,13 +172,23 @@ def main() -> int:
             )
         say(
             f"plan / naive: {medians['naive'] / medians['plan']:.2f}x; "
-            f"silent-drops-only / naive: {medians['naive'] / medians['plan-silent-drops-only']:.2f}x"
+            f"silent-drops-only / naive: {medians['naive'] / medians['plan-silent-drops-only']:.2f}x; "
+            f"plan / msgspec engine: {medians['plan-msgspec-engine'] / medians['plan']:.2f}x"
         )
         floor = math.ceil(counts["bytesAccepted"] / args.chunk_limit)
         say(
             f"chunks: {counts['chunks']} for {counts['bytesAccepted']:,} accepted bytes; "
             f"ceil(bytes / limit) = {floor}; extra = {counts['chunks'] - floor}"
         )
+        verdicts = [
+            ("plan throughput >= 500 MB/s", f"{mb / medians['plan']:.0f} MB/s", mb / medians["plan"] >= 500),
+            (
+                "plan / naive >= 4x",
+                f"{medians['naive'] / medians['plan']:.2f}x",
+                medians["naive"] / medians["plan"] >= 4,
+            ),
+            ("chunks <= ceil(bytes / limit) + 1", f"{counts['chunks'] - floor:+d}", counts["chunks"] - floor <= 1),
+        ]
         if args.rss_mb:
             big = work / "big.jsonl"
             manifest.unlink()
@@ -170,6 +197,9 @@ def main() -> int:
             say(
                 f"peak RSS planning {size / 1e6:,.0f} MB ({count:,} lines, {big_counts['chunks']} chunks): {peak:,.0f} MB"
             )
+            verdicts.append((f"peak RSS for {size / 1e6:,.0f} MB <= 150 MB", f"{peak:,.0f} MB", peak <= 150))
+        for target, measured, met in verdicts:
+            say(f"target {target}: {measured}, {'met' if met else 'NOT MET'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

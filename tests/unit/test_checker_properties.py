@@ -1,7 +1,7 @@
 """Properties of the checker and the packer (hypothesis).
 
 - No input crashes the plan step, and every line is classified exactly once.
-- The fast path (msgspec) changes nothing but speed: the same plan as the reference check.
+- The accelerators (native C scan, msgspec) change nothing but speed: the same plan as the reference check.
 - The block reader numbers lines like the line reader; run packing equals line packing;
   chunks are in order, strictly under the limit, and as few as possible.
 """
@@ -9,17 +9,18 @@
 import io
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import accumulate
 from typing import Any, BinaryIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labelsync.domain import fastcheck
+from labelsync.domain import fastcheck, nativecheck
 from labelsync.domain.lines import read_batches
 from labelsync.domain.packing import ChunkPacker
-from labelsync.domain.planning import PLAN_READY, ManifestPlan, plan_manifest
+from labelsync.domain.planning import ENGINES, PLAN_READY, ManifestPlan, available_engines, plan_manifest
 from tests.unit.line_oracle import oracle_lines
 
 
@@ -137,15 +138,14 @@ def test_no_input_crashes_and_every_line_is_classified(data: bytes, limit: int, 
         assert c.converted <= c.accepted and c.warned <= c.accepted
 
 
-@pytest.mark.skipif(not fastcheck.available(), reason="msgspec is not installed")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(manifests(), st.integers(150, 3000), st.booleans(), st.booleans(), st.integers(1, 8), st.integers(64, 4096))
-def test_the_fast_path_gives_the_same_plan(
+def test_every_engine_gives_the_same_plan(
     data: bytes, limit: int, strict: bool, labels: bool, repeat: int, block: int
 ) -> None:
-    data = data * repeat  # repeated layouts let the fast path learn and certify batches
+    data = data * repeat  # repeated layouts let msgspec learn and certify batches
     plans = []
-    for fast in (True, False):
+    for engine in available_engines():
         sink = Sink()
         plan = plan_manifest(
             opener(data),
@@ -153,39 +153,56 @@ def test_the_fast_path_gives_the_same_plan(
             sink=sink,
             warnings_as_rejections=strict,
             label_rules=labels,
-            fast=fast,
             block_size=block,
+            **ENGINES[engine],
         )
         plans.append(summary(plan, sink))
-    assert plans[0] == plans[1]
+    assert all(plan == plans[0] for plan in plans)
 
 
-def test_the_fast_path_certifies_clean_batches() -> None:
+def clean_manifest(lines: int = 5000) -> bytes:
     rnd = random.Random(1)
-    lines = []
-    for index in range(5000):
+    out = []
+    for index in range(lines):
         doc = detection(rnd, 0)
         doc["source-ref"] = f"s3://bucket/img-{index}.jpg"
         doc["bb"]["annotations"] = [{"class_id": 1, "top": 5, "left": 5, "width": 30, "height": 30}]
         doc["bb-metadata"]["objects"] = [{"confidence": 1}]
-        lines.append(json.dumps(doc).encode())
-    data = b"\n".join(lines) + b"\n"
+        out.append(json.dumps(doc).encode())
+    return b"\n".join(out) + b"\n"
+
+
+@pytest.mark.skipif(not fastcheck.available(), reason="msgspec is not installed")
+def test_msgspec_certifies_clean_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    if fastcheck.available():
-        original = fastcheck.FastChecker.certify
+    original = fastcheck.FastChecker.certify
 
-        def spy(self: fastcheck.FastChecker, batch: Any) -> list[str] | None:
-            result = original(self, batch)
-            calls.append(0 if result is None else len(result))
-            return result
+    def spy(self: fastcheck.FastChecker, batch: Any) -> list[str] | None:
+        result = original(self, batch)
+        calls.append(0 if result is None else len(result))
+        return result
 
-        fastcheck.FastChecker.certify = spy  # type: ignore[method-assign]
-        try:
-            plan = plan_manifest(opener(data), chunk_limit=100_000, sink=Sink(), fast=True)
-        finally:
-            fastcheck.FastChecker.certify = original  # type: ignore[method-assign]
-        assert sum(calls) > 4000  # all but the first block
-        assert plan.counts.accepted == 5000 and plan.counts.warned == 0
+    monkeypatch.setattr(fastcheck.FastChecker, "certify", spy)
+    plan = plan_manifest(opener(clean_manifest()), chunk_limit=100_000, sink=Sink(), **ENGINES["msgspec"])
+    assert sum(calls) > 4000  # all but the first block
+    assert plan.counts.accepted == 5000 and plan.counts.warned == 0
+
+
+@pytest.mark.skipif(not nativecheck.available(), reason="the native library is not built")
+def test_the_native_scan_certifies_clean_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean: list[int] = []
+    original = nativecheck.NativeChecker.scan
+
+    def spy(self: nativecheck.NativeChecker, buffer: bytes, lo: int = 0, hi: int | None = None) -> nativecheck.Scan:
+        scan = original(self, buffer, lo, hi)
+        clean.append(scan.count - scan.status.count(nativecheck.UNSURE, 0, scan.count))
+        return scan
+
+    monkeypatch.setattr(nativecheck.NativeChecker, "scan", spy)
+    plan = plan_manifest(opener(clean_manifest()), chunk_limit=100_000, sink=Sink(), **ENGINES["native"])
+    # Every line (the first is scanned too, once it has set the bucket through the reference check).
+    assert sum(clean) == 5000
+    assert plan.counts.accepted == 5000 and plan.counts.warned == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -219,6 +236,20 @@ class ListSink:
         return str(index)
 
 
+class PieceSink:
+    """Takes chunks as pieces, as a local file can (ChunkPacker does not join them)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def write_chunk(self, index: int, data: bytes) -> str:
+        raise AssertionError("a sink with write_chunk_pieces gets pieces")
+
+    def write_chunk_pieces(self, index: int, pieces: Sequence[bytes | memoryview]) -> str:
+        self.chunks.append(b"".join(pieces))
+        return str(index)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.binary(min_size=0, max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60),
@@ -236,8 +267,23 @@ def test_run_packing_equals_line_packing_and_is_minimal(lines: list[bytes], limi
         part = lines[start : start + size]
         multi.add_run(start + 1, part, b"\n".join(part) if index % 2 else None)
         start, index = start + size, index + 1
+    spans, pieces = PieceSink(), ChunkPacker(limit, PieceSink())
+    spans_packer = ChunkPacker(limit, spans)
+    raw = b"\n".join(lines)
+    ends = list(accumulate(len(line) + 1 for line in lines))
+    ends = [end - 1 for end in ends]  # where each line's LF is (or would be)
+    fits = all(len(line) + 1 < limit for line in lines)
+    start = 0
+    while fits and start < len(lines):  # the native path: spans of one block, pieces to the sink
+        stop = min(len(lines), start + runs[start % len(runs)])
+        spans_packer.add_spans(start + 1, raw, ends, start, stop, ends[start - 1] + 1 if start else 0)
+        start = stop
     assert [c.as_dict() for c in single.finish()] == [c.as_dict() for c in multi.finish()]
     assert one.chunks == many.chunks
+    if fits:
+        infos = spans_packer.finish()
+        assert [c.as_dict() for c in infos] == [c.as_dict() for c in single.chunks]
+        assert spans.chunks == one.chunks and pieces.finish() == []
     assert b"".join(one.chunks) == b"".join(line + b"\n" for line in lines)  # exactly the lines, in order
     assert all(len(chunk) < limit for chunk in one.chunks)
     for chunk, following in zip(one.chunks, one.chunks[1:], strict=False):  # greedy: the next line did not fit

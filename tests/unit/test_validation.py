@@ -47,6 +47,13 @@ def test_each_silent_drop_rule_is_named(data: bytes, code: str) -> None:
     assert verdict.code == code and verdict.line == 7 and verdict.message
 
 
+def test_an_integer_python_cannot_read_is_invalid_json_not_a_crash() -> None:
+    # json.loads raises ValueError (not JSONDecodeError) past sys.get_int_max_str_digits() digits.
+    verdict = check(b'{"source-ref": "s3://b/k.jpg", "n": ' + b"9" * 5000 + b"}")
+    assert isinstance(verdict, Rejection) and verdict.code == INVALID_JSON and "4,300 digits" in verdict.message
+    assert check(b'{"source-ref": "s3://b/k.jpg", "n": ' + b"9" * 4000 + b"}") == "s3://b/k.jpg"
+
+
 def test_line_over_100000_characters_is_rejected_even_when_valid_json() -> None:
     line = json.dumps({"source-ref": "s3://b/k", "pad": "x" * 100_000}).encode()
     verdict = check(line)

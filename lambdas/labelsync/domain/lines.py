@@ -29,18 +29,65 @@ class RawLine:
         return self.length == 0 or (not self.oversize and not self.data.strip())
 
 
-@dataclass(slots=True)
 class Batch:
-    """Consecutive complete lines read in one block: the fast path works on these, not line by line."""
+    """Consecutive complete lines read in one block: the fast paths work on these, not line by line.
 
-    first: int  # number of lines[0]
-    lines: list[bytes]  # without line ends (CR stripped); b"" for an oversize line
-    raw: bytes  # the block as read (lines joined by LF, CRs kept); b"" when it holds an oversize line
-    oversize: dict[int, int]  # index in `lines` -> length of an oversize line
+    The lines are buffer[lo:hi], the block as read: nothing is copied for the native scan,
+    which reads the buffer itself. `raw` (that span as bytes) and `lines` (split) are made
+    only when asked for.
+    """
 
-    def raw_lines(self) -> Iterator[RawLine]:
-        for index, data in enumerate(self.lines):
-            length = self.oversize.get(index)
+    __slots__ = ("_count", "_lines", "_raw", "buffer", "first", "hi", "lo", "oversize")
+
+    def __init__(
+        self,
+        first: int,
+        lines: list[bytes] | None,
+        raw: bytes,
+        oversize: dict[int, int],
+        lo: int = 0,
+        hi: int | None = None,
+    ) -> None:
+        self.first = first  # number of lines[0]
+        self.buffer = raw  # the lines are buffer[lo:hi] (joined by LF, CRs kept); b"" with an oversize line
+        self.lo = lo
+        self.hi = len(raw) if hi is None else hi
+        self.oversize = oversize  # index in `lines` -> length of an oversize line
+        self._lines = lines
+        self._count = None if lines is None else len(lines)
+        self._raw: bytes | None = raw if lo == 0 and self.hi == len(raw) else None
+
+    @property
+    def raw(self) -> bytes:
+        """The lines joined by LF (CRs kept), as bytes."""
+        if self._raw is None:
+            self._raw = self.buffer[self.lo : self.hi]
+        return self._raw
+
+    @property
+    def lines(self) -> list[bytes]:
+        """Without line ends (CR stripped); b"" for an oversize line."""
+        if self._lines is None:
+            self._lines = _split(self.raw)
+        return self._lines
+
+    @property
+    def count(self) -> int:
+        """Lines in the batch (a reader that found them all sets it, so nobody counts twice)."""
+        if self._count is None:
+            self._count = self.buffer.count(b"\n", self.lo, self.hi) + 1
+        return self._count
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._count = value
+
+    def raw_lines(self, lo: int = 0, hi: int | None = None) -> Iterator[RawLine]:
+        """Lines lo..hi-1 (all by default)."""
+        lines, oversize = self.lines, self.oversize
+        for index in range(lo, len(lines) if hi is None else hi):
+            data = lines[index]
+            length = oversize.get(index)
             yield RawLine(self.first + index, data, len(data) if length is None else length)
 
 
@@ -82,11 +129,17 @@ def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SI
             if len(pending) > max_bytes + 1:  # one more: a CR before the LF is not counted
                 dropped, pending = len(pending), b""
             continue
-        whole = pending + block[:end] if pending else block[:end]
+        start = 0
+        if pending:  # the line across the blocks: a batch of its own, so the block is not copied
+            start = block.find(b"\n") + 1
+            bridge = _batch(number, pending + block[: start - 1], max_bytes)
+            yield bridge
+            number += bridge.count
         pending = block[end + 1 :]
-        batch = _batch(number, whole, max_bytes)
-        number += len(batch.lines)
-        yield batch
+        if start <= end:
+            batch = _batch(number, block, max_bytes, start, end)
+            yield batch
+            number += batch.count  # after the consumer: its scan may have counted the lines already
         if len(pending) > max_bytes + 1:  # one more: a CR before the LF is not counted
             dropped, pending = len(pending), b""
     if dropped:
@@ -99,10 +152,28 @@ def _oversize(number: int, length: int) -> Batch:
     return Batch(number, [b""], b"", {0: length})
 
 
-def _batch(number: int, whole: bytes, max_bytes: int) -> Batch:
+def _split(whole: bytes) -> list[bytes]:
     lines = whole.split(b"\n")
     if b"\r" in whole:
         lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    return lines
+
+
+def _no_line_over(buffer: bytes, lo: int, hi: int, max_bytes: int) -> bool:
+    """True when no line of buffer[lo:hi] can be over max_bytes, without splitting: a line of
+    2w - 1 bytes or more covers a whole aligned window of w bytes, so an LF in every window rules it out."""
+    window = max_bytes // 2
+    if window < 1:
+        return hi - lo <= max_bytes
+    return all(buffer.find(b"\n", start, start + window) >= 0 for start in range(lo, hi - window + 1, window))
+
+
+def _batch(number: int, buffer: bytes, max_bytes: int, lo: int = 0, hi: int | None = None) -> Batch:
+    hi = len(buffer) if hi is None else hi
+    if _no_line_over(buffer, lo, hi, max_bytes):
+        return Batch(number, None, buffer, {}, lo, hi)
+    whole = buffer[lo:hi]
+    lines = _split(whole)
     oversize: dict[int, int] = {}
     if max(map(len, lines)) > max_bytes:
         for index, line in enumerate(lines):

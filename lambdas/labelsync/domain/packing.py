@@ -7,6 +7,7 @@ next line does not fit gives the fewest chunks. Only the open chunk is in memory
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, repeat
 from operator import add
@@ -16,6 +17,14 @@ from typing import Protocol
 class ChunkSink(Protocol):
     def write_chunk(self, index: int, data: bytes) -> str:
         """Store one chunk; return where it went (for the plan)."""
+        ...
+
+
+class PieceSink(Protocol):
+    """A sink that can store a chunk from its pieces (a local file can; S3 needs one body)."""
+
+    def write_chunk_pieces(self, index: int, pieces: Sequence[bytes | memoryview]) -> str:
+        """Store one chunk given as consecutive pieces; return where it went."""
         ...
 
 
@@ -47,6 +56,10 @@ class ChunkPacker:
             raise ValueError("chunk limit must be at least 2 bytes")
         self._limit = limit
         self._sink = sink
+        # Pieces go to a sink that takes them as they are: no join, one copy fewer per chunk.
+        self._write_pieces: Callable[[int, Sequence[bytes | memoryview]], str] | None = getattr(
+            sink, "write_chunk_pieces", None
+        )
         self._parts: list[bytes | memoryview] = []
         self._size = 0
         self._lines = 0
@@ -100,6 +113,33 @@ class ChunkPacker:
             self._last = first + stop - 1
             start = stop
 
+    def add_spans(self, first: int, raw: bytes, ends: Sequence[int], lo: int, hi: int, start: int) -> None:
+        """Append lines lo..hi-1 of a block with one LF between lines (no CR): line lo is
+        raw[start:ends[lo]], line i after it raw[ends[i - 1] + 1:ends[i]]; numbered from `first`.
+
+        The same chunks as `add` one by one, cut by bisection on `ends`; pieces are slices.
+        Every line must fit an empty chunk (the native scan certifies only such lines).
+        """
+        view = memoryview(raw)
+        begin = start
+        index = lo
+        while index < hi:
+            room = self._limit - 1 - self._size  # the chunk must stay strictly under the limit
+            stop = bisect_right(ends, begin + room - 1, lo=index, hi=hi)
+            if stop == index:
+                if not self._lines:
+                    raise ValueError(f"line {first + index - lo} cannot fit under the {self._limit}-byte limit")
+                self._flush()
+                continue
+            if not self._lines:
+                self._first = first + index - lo
+            end = ends[stop - 1]
+            self._parts += (view[begin:end], b"\n")
+            self._size += end + 1 - begin
+            self._lines += stop - index
+            self._last = first + stop - 1 - lo
+            index, begin = stop, end + 1
+
     def finish(self) -> list[ChunkInfo]:
         if self._lines:
             self._flush()
@@ -107,9 +147,11 @@ class ChunkPacker:
 
     def _flush(self) -> None:
         index = len(self.chunks)
-        data = b"".join(self._parts)
-        location = self._sink.write_chunk(index, data)
-        self.chunks.append(ChunkInfo(index, location, self._lines, len(data), self._first, self._last))
+        if self._write_pieces is not None:
+            location = self._write_pieces(index, self._parts)
+        else:
+            location = self._sink.write_chunk(index, b"".join(self._parts))
+        self.chunks.append(ChunkInfo(index, location, self._lines, self._size, self._first, self._last))
         self._parts.clear()
         self._size = 0
         self._lines = 0

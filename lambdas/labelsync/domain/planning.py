@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import BinaryIO, Protocol
 
-from labelsync.domain import fastcheck
+from labelsync.domain import fastcheck, nativecheck
 from labelsync.domain.checker import Accepted, ConversionRecord, LineChecker, Warning_
 from labelsync.domain.fastcheck import FastChecker
 from labelsync.domain.jsonl import dump_lines
 from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches
+from labelsync.domain.nativecheck import NativeChecker, Scan
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 from labelsync.domain.validation import MAX_LINE_BYTES, Rejection
 
@@ -34,6 +35,20 @@ KEPT_ITEMS = 1000
 SPLIT_PARTS = 16  # a block the fast path refuses is retried in this many parts
 SPLIT_BELOW = 64
 SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting  # blocks with fewer lines go straight to the reference check  # warnings and conversions kept in the plan itself; the side files have all
+
+# The ways to plan, as plan_manifest options: same plans, different speeds (tests and the fuzzer compare them).
+ENGINES: dict[str, dict[str, bool]] = {
+    "native": {"fast": True, "native": True},  # C scan (nativecheck), reference check for the rest
+    "msgspec": {"fast": True, "native": False},  # msgspec batches (fastcheck), reference check for the rest
+    "reference": {"fast": False, "native": False},  # the reference check alone
+}
+
+
+def available_engines() -> list[str]:
+    """ENGINES whose accelerator is installed here (the reference always is)."""
+    missing = {"native": not nativecheck.available(), "msgspec": not fastcheck.available()}
+    return [name for name in ENGINES if not missing.get(name, False)]
+
 
 PLAN_READY = "READY"
 PLAN_REJECTED = "REJECTED"
@@ -108,9 +123,17 @@ class _Pass1:
     """State of the classifying pass."""
 
     def __init__(
-        self, sink: PlanSink, checker: LineChecker, fast: FastChecker | None, plan: ManifestPlan, limit: int
+        self,
+        sink: PlanSink,
+        checker: LineChecker,
+        fast: FastChecker | None,
+        native: NativeChecker | None,
+        plan: ManifestPlan,
+        limit: int,
     ) -> None:
-        self.sink, self.checker, self.fast, self.plan = sink, checker, fast, plan
+        self.sink, self.checker, self.fast, self.native, self.plan = sink, checker, fast, native, plan
+        # One hash for every accepted line of a run: the native scan's when it certifies lines.
+        self.hash_ref: Callable[[str], int] = native.hash_ref if native is not None else hash
         self.hashes = array("q")
         self.numbers = array("Q")
         self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
@@ -120,6 +143,10 @@ class _Pass1:
         self.codes: Counter[str] = Counter()
 
     def batch(self, batch: Batch) -> None:
+        if self.native is not None and not batch.oversize:
+            self._native(batch)
+            self.plan.counts.lines_read += batch.count
+            return
         self.plan.counts.lines_read += len(batch.lines)
         if self.fast is None or batch.oversize:
             self._slow(batch)
@@ -148,12 +175,46 @@ class _Pass1:
             self.packer.add_run(batch.first, batch.lines, batch.raw)
         return True
 
-    def _slow(self, batch: Batch) -> None:
+    def _native(self, batch: Batch) -> None:
+        """Clean lines in runs (a few calls per run), the others through the reference check."""
+        assert self.native is not None
+        start = 0
+        if self.checker.label_rules and self.checker.first_bucket is None:
+            # The first accepted line sets the bucket every line is held to.
+            while start < len(batch.lines) and self.checker.first_bucket is None:
+                self._slow(batch, start, start + 1)
+                start += 1
+            if start == len(batch.lines):
+                return
+        scan = self.native.scan(batch.buffer, batch.lo, batch.hi)
+        batch.count = count = scan.count
+        spans = batch.buffer.find(b"\r", batch.lo, batch.hi) < 0  # else lines are not LF-separated spans
+        while start < count:
+            stop = scan.next_unsure(start)
+            if stop > start:
+                self._clean_run(batch, scan, start, stop, spans)
+            if stop < count:
+                self._slow(batch, stop, stop + 1)
+            start = stop + 1
+
+    def _clean_run(self, batch: Batch, scan: Scan, lo: int, hi: int, spans: bool) -> None:
+        first = batch.first + lo
+        self.hashes.extend(scan.hashes[lo:hi])
+        self.numbers.extend(range(first, batch.first + hi))
+        self.sink.append(SOURCE_REFS, scan.refs_between(lo, hi))
+        if self.packer is None:
+            return
+        if spans:
+            self.packer.add_spans(first, batch.buffer, scan.ends, lo, hi, scan.starts[lo])
+        else:
+            self.packer.add_run(first, batch.lines[lo:hi])
+
+    def _slow(self, batch: Batch, lo: int = 0, hi: int | None = None) -> None:
         counts = self.plan.counts
         learn = self.fast is not None
         accepted_refs: list[str] = []
         accepted_numbers: list[int] = []
-        for line in batch.raw_lines():
+        for line in batch.raw_lines(lo, hi):
             if line.blank:
                 counts.blank += 1
                 self.skip.add(line.number)
@@ -197,7 +258,7 @@ class _Pass1:
     def _accept_refs(self, refs: list[str], numbers: Iterable[int]) -> None:
         if not refs:
             return
-        self.hashes.extend(map(hash, refs))
+        self.hashes.extend(map(self.hash_ref, refs))
         self.numbers.extend(numbers)
         self.sink.append(SOURCE_REFS, encode_refs(refs))
 
@@ -212,7 +273,11 @@ def encode_refs(refs: list[str]) -> bytes:
 def _repeats(state: _Pass1) -> list[list[int]]:
     """Line numbers of the accepted lines whose source-ref hash repeats, grouped by hash, in order."""
     hashes = state.hashes
-    if len(hashes) < 2 or (len(hashes) <= SET_CHECK_BELOW and len(set(hashes)) == len(hashes)):
+    if len(hashes) < 2:
+        return []
+    if state.native is not None and nativecheck.all_different(hashes):
+        return []
+    if len(hashes) <= SET_CHECK_BELOW and len(set(hashes)) == len(hashes):
         return []
     ordered = sorted(hashes)  # less memory than a set for millions of lines
     repeated = set(compress(ordered[1:], map(int.__eq__, ordered[1:], ordered)))
@@ -245,17 +310,19 @@ def plan_manifest(
     warnings_as_rejections: bool = False,
     label_rules: bool = True,
     fast: bool = True,
+    native: bool = True,
     block_size: int = BLOCK_SIZE,
 ) -> ManifestPlan:
     """Classify and pack; `open_stream` is called once per pass and must return the same bytes.
 
     `label_rules=False` checks only what the service drops silently (and converts multi-label
-    lines); `fast=False` skips the msgspec fast path (same results, slower).
+    lines). `fast=False` uses the reference check alone; `native=False` skips the C scan
+    (`nativecheck`) for the msgspec fast path. Same results every way, only slower.
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: the collector only costs time here
     try:
-        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, fast, block_size)
+        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, fast, native, block_size)
     finally:
         if enabled:
             gc.enable()
@@ -268,13 +335,15 @@ def _plan(
     warnings_as_rejections: bool,
     label_rules: bool,
     fast: bool,
+    native: bool,
     block_size: int,
 ) -> ManifestPlan:
     counts = PlanCounts()
     plan = ManifestPlan(PLAN_READY, counts)
     checker = LineChecker(chunk_limit, warnings_as_rejections=warnings_as_rejections, label_rules=label_rules)
-    fast_checker = FastChecker.create(checker) if fast else None
-    state = _Pass1(sink, checker, fast_checker, plan, chunk_limit)
+    native_checker = NativeChecker.create(checker) if fast and native else None
+    fast_checker = FastChecker.create(checker) if fast and native_checker is None else None
+    state = _Pass1(sink, checker, fast_checker, native_checker, plan, chunk_limit)
     with open_stream() as stream:
         for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
             state.batch(batch)
@@ -317,7 +386,7 @@ def _plan(
     packed = 0
     with open_stream() as stream:
         for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
-            last = batch.first + len(batch.lines)
+            last = batch.first + batch.count
             if (
                 not batch.oversize
                 and skip.isdisjoint(range(batch.first, last))
@@ -350,7 +419,7 @@ def _refs_at(open_stream: Callable[[], BinaryIO], numbers: set[int]) -> dict[int
     found: dict[int, str] = {}
     with open_stream() as stream:
         for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES):
-            if numbers.isdisjoint(range(batch.first, batch.first + len(batch.lines))):
+            if numbers.isdisjoint(range(batch.first, batch.first + batch.count)):
                 continue
             for line in batch.raw_lines():
                 if line.number in numbers:

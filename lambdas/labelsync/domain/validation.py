@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,16 @@ def parse(line: RawLine) -> tuple[dict[str, Any], str] | Rejection:
         )
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return Rejection(line.number, INVALID_JSON, f"line is not valid JSON: {detail}{column}")
+    except json.JSONDecodeError as exc:
+        return Rejection(line.number, INVALID_JSON, f"line is not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return Rejection(line.number, INVALID_JSON, "line is not valid JSON: nested too deeply")
+    except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits())
+        return Rejection(
+            line.number,
+            INVALID_JSON,
+            f"line has an integer of over {sys.get_int_max_str_digits():,} digits, more than can be read",
+        )
     if not isinstance(document, dict):
         return Rejection(line.number, NOT_AN_OBJECT, f"line is JSON {type(document).__name__}, not an object")
     if "source-ref" not in document:
