@@ -11,7 +11,7 @@ NATIVE_LIB := lambdas/labelsync/_native/liblinecheck-$(shell uname -m).so
 # A failed recipe leaves no half-written target behind (so a failed native build is retried next time).
 .DELETE_ON_ERROR:
 
-.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench bench-scale fuzz faults clean
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench bench-scale fuzz faults native-arm-check clean
 
 ## install: the venv (pinned packages) and the plan step's C library for this CPU (native/build.py); the targets that run code run it first
 install: $(STAMP) $(NATIVE_LIB)
@@ -43,6 +43,11 @@ validate: install
 ## bench: plan-step benchmark (~3 min, ~1.3 GB temp disk under .bench/); writes docs/benchmarks.md
 bench: install
 	$(PY) -m benchmarks.plan_throughput --write-docs $(ARGS)
+
+## native-arm-check: the Lambda's arm64 build of native/linecheck.c under qemu against this machine's, 45,000 lines (~30 s; installs Debian's qemu-user-static if missing)
+native-arm-check: install
+	@command -v qemu-aarch64-static >/dev/null || apt-get install -y -q qemu-user-static
+	$(PY) -m native.crosscheck $(ARGS)
 
 ## fuzz: fuzz the plan step, 1,000,000 random and mutated lines, every engine (~100 s); writes docs/reliability.md
 fuzz: install

@@ -6,7 +6,7 @@ from typing import BinaryIO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from labelsync.domain.planning import PLAN_READY, PLAN_REJECTED, plan_manifest
+from labelsync.domain.planning import PLAN_READY, PLAN_REJECTED, LineNumbers, plan_manifest
 
 
 class MemorySink:
@@ -95,3 +95,21 @@ def test_every_line_is_classified_exactly_once(lines: list[bytes], limit: int) -
         assert all(len(chunk) < limit for chunk in sink.chunks)
     else:
         assert plan.chunks == [] and plan.reason is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 50), st.integers(0, 6)), max_size=30))
+def test_line_numbers_kept_as_runs_read_back_as_a_list(gaps_and_runs: list[tuple[int, int]]) -> None:
+    kept, expected = LineNumbers(), list[int]()
+    number = 0
+    for gap, run in gaps_and_runs:
+        number += gap
+        if run == 1:
+            kept.extend([number])
+        else:
+            kept.add_run(number, run)
+        expected += range(number, number + run)
+        number += run
+    assert kept.count == len(expected)
+    assert [kept[position] for position in range(len(expected))] == expected
+    assert len(kept.starts) <= len(gaps_and_runs)  # consecutive lines share a run

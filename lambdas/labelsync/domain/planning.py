@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,6 +120,31 @@ class ManifestPlan:
     reason: tuple[str, str] | None = None  # (code, message) when the whole manifest is refused
 
 
+class LineNumbers:
+    """The line numbers of the accepted lines, in order, as runs: consecutive lines take one entry."""
+
+    def __init__(self) -> None:
+        self.starts = array("q")  # position (in accepted order) where each run begins
+        self.firsts = array("q")  # the line number there
+        self.count = 0
+
+    def add_run(self, first: int, count: int) -> None:
+        if count <= 0:
+            return
+        if not (self.starts and self.firsts[-1] + self.count - self.starts[-1] == first):
+            self.starts.append(self.count)
+            self.firsts.append(first)
+        self.count += count
+
+    def extend(self, numbers: Iterable[int]) -> None:
+        for number in numbers:
+            self.add_run(number, 1)
+
+    def __getitem__(self, position: int) -> int:
+        run = bisect_right(self.starts, position) - 1
+        return self.firsts[run] + position - self.starts[run]
+
+
 class _Pass1:
     """State of the classifying pass."""
 
@@ -135,7 +161,7 @@ class _Pass1:
         # One hash for every accepted line of a run: the native scan's when it certifies lines.
         self.hash_ref: Callable[[str], int] = native.hash_ref if native is not None else hash
         self.hashes = array("q")
-        self.numbers = array("Q")
+        self.numbers = LineNumbers()
         self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
         self.skip: set[int] = set()  # blank and rejected lines
         self.converted: set[int] = set()
@@ -170,7 +196,8 @@ class _Pass1:
         refs = self.fast.certify(batch)
         if refs is None:
             return False
-        self._accept_refs(refs, range(batch.first, batch.first + len(refs)))
+        self._accept_refs(refs, ())
+        self.numbers.add_run(batch.first, len(refs))
         if self.packer is not None:
             self.packer.add_run(batch.first, batch.lines, batch.raw)
         return True
@@ -200,7 +227,7 @@ class _Pass1:
     def _clean_run(self, batch: Batch, scan: Scan, lo: int, hi: int, spans: bool) -> None:
         first = batch.first + lo
         self.hashes.extend(scan.hashes[lo:hi])
-        self.numbers.extend(range(first, batch.first + hi))
+        self.numbers.add_run(first, hi - lo)
         self.sink.append(SOURCE_REFS, scan.refs_between(lo, hi))
         if self.packer is None:
             return
