@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int32_t lc_init(void);
 int64_t lc_scan(const uint8_t *buf, int64_t len, int64_t pos, const uint8_t *bucket, int64_t bucket_len,
                 int64_t options, int64_t max_line, int64_t cap, uint8_t *status, int64_t *starts, int64_t *ends,
                 int64_t *hashes, uint8_t *refs, int64_t *refs_ends);
@@ -28,7 +27,7 @@ int main(int argc, char **argv) {
         size += got;
         if (size == room) buf = realloc(buf, room *= 2);
     }
-    if (!buf || lc_init() < 0) return 3;
+    if (!buf) return 3;
     int64_t cap = 1024, count;
     uint8_t *status = NULL, *refs = NULL;
     int64_t *starts = NULL, *ends = NULL, *hashes = NULL, *refs_ends = NULL;

@@ -24,7 +24,7 @@
 
 #include "yyjson.h"
 
-#define LC_VERSION 2
+#define LC_VERSION 3
 
 /* Options (bits). */
 #define OPT_LABEL_RULES 1 /* check the label rules and the bucket, not only what the service drops */
@@ -54,8 +54,6 @@ static const char CLASSIFICATION[] = "groundtruth/image-classification";
 static const char SUFFIX[] = "-metadata";
 
 int32_t lc_version(void) { return LC_VERSION; }
-
-int32_t lc_init(void) { return LC_VERSION; }
 
 /* ---- what Python refuses and yyjson may not ---- */
 
@@ -160,8 +158,7 @@ typedef struct {
 
 #define KEY(text) {text, sizeof(text) - 1}
 
-/* The members of interest of an object, in one pass: NULL when absent; -1 when one repeats.
-   The names of one call have different lengths (checked by lc_init), so the length finds the name. */
+/* The members of interest of an object, in one pass: NULL when absent; -1 when one repeats. */
 static inline __attribute__((always_inline)) int members(yyjson_val *obj, const key_name *keys, int nkeys,
                                                          yyjson_val **found) {
     for (int j = 0; j < nkeys; j++) found[j] = NULL;
@@ -170,11 +167,9 @@ static inline __attribute__((always_inline)) int members(yyjson_val *obj, const 
     yyjson_obj_foreach(obj, idx, max, key, val) {
         size_t len = yyjson_get_len(key);
         for (int j = 0; j < nkeys; j++) {
-            if (len == keys[j].len) {
-                if (same_bytes(yyjson_get_str(key), keys[j].text, len)) {
-                    if (found[j]) return -1;
-                    found[j] = val;
-                }
+            if (len == keys[j].len && same_bytes(yyjson_get_str(key), keys[j].text, len)) {
+                if (found[j]) return -1;
+                found[j] = val;
                 break;
             }
         }
@@ -240,7 +235,8 @@ static int detection(yyjson_val *value, yyjson_val *class_map, yyjson_val *objec
         if (!yyjson_is_obj(val) || !(confident & ((uint64_t)1 << idx)) || members(val, BOX_KEYS, 5, field)) return -1;
         for (int j = 0; j < 5; j++)
             if (!field[j] || !number(field[j], &v[j])) return -1;
-        /* class_id: a small integer is looked up as its digits (Python: str(int(float(x)))) */
+        /* class_id: a small integer, found among the keys that are an integer's digits (Python looks
+           up str(int(float(x)))) */
         int64_t id;
         if (yyjson_is_uint(field[0]) && yyjson_get_uint(field[0]) <= (uint64_t)MAX_EXACT_INTEGER)
             id = (int64_t)yyjson_get_uint(field[0]);

@@ -267,11 +267,10 @@ def test_run_packing_equals_line_packing_and_is_minimal(lines: list[bytes], limi
         part = lines[start : start + size]
         multi.add_run(start + 1, part, b"\n".join(part) if index % 2 else None)
         start, index = start + size, index + 1
-    spans, pieces = PieceSink(), ChunkPacker(limit, PieceSink())
+    spans = PieceSink()
     spans_packer = ChunkPacker(limit, spans)
     raw = b"\n".join(lines)
-    ends = list(accumulate(len(line) + 1 for line in lines))
-    ends = [end - 1 for end in ends]  # where each line's LF is (or would be)
+    ends = [end - 1 for end in accumulate(len(line) + 1 for line in lines)]  # where each line's LF is (or would be)
     fits = all(len(line) + 1 < limit for line in lines)
     start = 0
     while fits and start < len(lines):  # the native path: spans of one block, pieces to the sink
@@ -283,7 +282,7 @@ def test_run_packing_equals_line_packing_and_is_minimal(lines: list[bytes], limi
     if fits:
         infos = spans_packer.finish()
         assert [c.as_dict() for c in infos] == [c.as_dict() for c in single.chunks]
-        assert spans.chunks == one.chunks and pieces.finish() == []
+        assert spans.chunks == one.chunks
     assert b"".join(one.chunks) == b"".join(line + b"\n" for line in lines)  # exactly the lines, in order
     assert all(len(chunk) < limit for chunk in one.chunks)
     for chunk, following in zip(one.chunks, one.chunks[1:], strict=False):  # greedy: the next line did not fit

@@ -27,7 +27,7 @@ from labelsync.domain.checker import LineChecker
 from labelsync.domain.validation import MAX_LINE_CHARS
 
 LIBRARY_DIR = Path(__file__).resolve().parents[1] / "_native"
-VERSION = 2  # LC_VERSION in native/linecheck.c: a stale build is not loaded
+VERSION = 3  # LC_VERSION in native/linecheck.c: a stale build is not loaded
 DISABLE_ENV = "LABELSYNC_NATIVE"  # "0": do not load the library (to compare paths)
 
 CLEAN, UNSURE = 0, 1
@@ -49,8 +49,7 @@ def _library() -> ctypes.CDLL | None:
         return None
     lib = ctypes.CDLL(str(path))
     lib.lc_version.restype = ctypes.c_int32
-    lib.lc_init.restype = ctypes.c_int32
-    if lib.lc_version() != VERSION or lib.lc_init() != VERSION:
+    if lib.lc_version() != VERSION:
         return None
     lib.lc_hash.argtypes = [ctypes.c_char_p, _I]
     lib.lc_hash.restype = _I

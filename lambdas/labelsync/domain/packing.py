@@ -15,16 +15,11 @@ from typing import Protocol
 
 
 class ChunkSink(Protocol):
+    """Where chunks go. A sink may also have `write_chunk_pieces(index, pieces) -> str`, storing a
+    chunk given as consecutive pieces (a local file can; S3 needs one body): the packer then uses it."""
+
     def write_chunk(self, index: int, data: bytes) -> str:
         """Store one chunk; return where it went (for the plan)."""
-        ...
-
-
-class PieceSink(Protocol):
-    """A sink that can store a chunk from its pieces (a local file can; S3 needs one body)."""
-
-    def write_chunk_pieces(self, index: int, pieces: Sequence[bytes | memoryview]) -> str:
-        """Store one chunk given as consecutive pieces; return where it went."""
         ...
 
 

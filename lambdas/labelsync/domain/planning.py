@@ -196,7 +196,7 @@ class _Pass1:
         refs = self.fast.certify(batch)
         if refs is None:
             return False
-        self._accept_refs(refs, ())
+        self._accept_refs(refs)
         self.numbers.add_run(batch.first, len(refs))
         if self.packer is not None:
             self.packer.add_run(batch.first, batch.lines, batch.raw)
@@ -263,7 +263,8 @@ class _Pass1:
             if learn and self.fast is not None and not verdict.warnings and not verdict.converted:
                 self.fast.learn(line.data)
                 learn = False
-        self._accept_refs(accepted_refs, accepted_numbers)
+        self._accept_refs(accepted_refs)
+        self.numbers.extend(accepted_numbers)
 
     def _record(self, verdict: Accepted, line: RawLine) -> None:
         counts = self.plan.counts
@@ -282,11 +283,11 @@ class _Pass1:
                 self.plan.conversions += verdict.conversions[:room]
             self.sink.append(CONVERSIONS, dump_lines(c.as_dict() for c in verdict.conversions))
 
-    def _accept_refs(self, refs: list[str], numbers: Iterable[int]) -> None:
+    def _accept_refs(self, refs: list[str]) -> None:
+        """Hashes and side-file lines of accepted lines (their numbers go to `self.numbers`, in the same order)."""
         if not refs:
             return
         self.hashes.extend(map(self.hash_ref, refs))
-        self.numbers.extend(numbers)
         self.sink.append(SOURCE_REFS, encode_refs(refs))
 
 
