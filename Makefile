@@ -5,28 +5,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
-# The plan step's C library for this CPU (nativecheck loads liblinecheck-<platform.machine()>.so).
-NATIVE_LIB := lambdas/labelsync/_native/liblinecheck-$(shell uname -m).so
 
-# A failed recipe leaves no half-written target behind (so a failed native build is retried next time).
-.DELETE_ON_ERROR:
+.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench bench-scale fuzz faults clean
 
-.PHONY: install demo test unit e2e infra lint typecheck synth cdk-cli offline-server validate bench bench-scale fuzz faults native-arm-check clean
-
-## install: the venv (pinned packages) and the plan step's C library for this CPU (native/build.py); the targets that run code run it first
-install: $(STAMP) $(NATIVE_LIB)
+## install: the venv (pinned packages); the targets that run code run it first
+install: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@rm -f $(VENV)/.installed-* && touch $@
-
-# Rebuilt when its source, its build script (yyjson pin, flags) or the venv (compiler pin) change. The tests
-# need it: a failed build fails the target. touch: zig may reuse a cached build and keep an old mtime.
-$(NATIVE_LIB): native/linecheck.c native/build.py $(STAMP)
-	$(PY) -m native.build
-	@touch $@
 
 ## demo: run the pipeline offline on the example manifests (ARGS="--json" or ARGS="path.jsonl ...")
 demo: install
@@ -40,16 +29,11 @@ offline-server: install
 validate: install
 	$(PY) -m cli.validate $(ARGS)
 
-## bench: plan-step benchmark (~3 min, ~1.3 GB temp disk under .bench/); writes docs/benchmarks.md
+## bench: plan-step benchmark (~4 min, ~1.3 GB temp disk under .bench/); writes docs/benchmarks.md
 bench: install
 	$(PY) -m benchmarks.plan_throughput --write-docs $(ARGS)
 
-## native-arm-check: the Lambda's arm64 build of native/linecheck.c under qemu against this machine's, 45,000 lines (~30 s; installs Debian's qemu-user-static if missing)
-native-arm-check: install
-	@command -v qemu-aarch64-static >/dev/null || apt-get install -y -q qemu-user-static
-	$(PY) -m native.crosscheck $(ARGS)
-
-## fuzz: fuzz the plan step, 1,000,000 random and mutated lines, every engine (~100 s); writes docs/reliability.md
+## fuzz: fuzz the plan step, 1,000,000 random and mutated lines (~100 s); writes docs/reliability.md
 fuzz: install
 	$(PY) -m benchmarks.fuzz_plan --lines 1000000 --seed 1 --write-docs $(ARGS)
 
@@ -79,7 +63,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 typecheck: install
-	$(PY) -m mypy lambdas statemachine offline infra app.py tests cli benchmarks native
+	$(PY) -m mypy lambdas statemachine offline infra app.py tests cli benchmarks
 
 ## synth: the CloudFormation template with the pinned CDK CLI (no credentials needed)
 synth: install $(NODE_STAMP)
@@ -92,4 +76,4 @@ $(NODE_STAMP): package.json package-lock.json
 	@rm -f node_modules/.installed-* && touch $@
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .cache .mypy_cache .pytest_cache .ruff_cache .hypothesis lambdas/labelsync/_native
+	rm -rf $(VENV) node_modules cdk.out .cache .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -3,9 +3,6 @@
 Bundled locally with pip (no Docker): manylinux wheels for the target platform only, so a
 compiled package such as msgspec lands as the Lambda runtime needs it. Wheels are cached
 under .cache/lambda-wheels/, so only the first synthesis on a machine reaches PyPI.
-
-The plan step's C library (native/linecheck.c) is cross-compiled for arm64 into the asset
-by `native.build`; the host's own build under lambdas/labelsync/_native/ is left out.
 """
 
 from __future__ import annotations
@@ -21,27 +18,18 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, FileSystem, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from native import build as native_build
-
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = ROOT / "lambdas"
 REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
 WHEEL_CACHE = ROOT / ".cache" / "lambda-wheels"
 PLATFORM = ("--platform", "manylinux2014_aarch64", "--python-version", "3.14", "--implementation", "cp")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt")
-NATIVE_DIR = Path("labelsync") / "_native"  # the library's place in lambdas/ and in the asset
-NATIVE_CPU = "aarch64"
-# What the asset's arm64 library is built from: the C source, the build script (which pins yyjson's
-# sdist and sha256, and the compiler flags) and the compiler's pin. The host build is no input.
-NATIVE_INPUTS = (native_build.SOURCE, Path(native_build.__file__).resolve())
-CONSTRAINTS = ROOT / "constraints.txt"
-COMPILER = "ziglang"
-EXCLUDE = ["**/__pycache__", "**/*.pyc", NATIVE_DIR.as_posix()]
+EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 
 class BundlingError(RuntimeError):
-    """The asset could not be built: pip could not provide a wheel for the Lambda platform, or
-    the native library did not compile. The message has the tool's output."""
+    """The asset could not be built: pip could not provide a wheel for the Lambda platform.
+    The message has pip's output."""
 
 
 def _pip(*args: str) -> None:
@@ -62,25 +50,9 @@ def _cached_wheels() -> Path:
     return WHEEL_CACHE
 
 
-def _ignored(directory: str, names: list[str]) -> set[str]:
-    """IGNORED, plus any host build of the native library (the asset gets its own, for arm64)."""
-    ignored = set(IGNORED(directory, names))
-    if Path(directory).resolve() == (LAMBDAS_DIR / NATIVE_DIR).resolve():
-        ignored.update(name for name in names if name.endswith(".so"))
-    return ignored
-
-
-def _build_native(output_dir: Path) -> None:
-    try:
-        native_build.build(NATIVE_CPU, output_dir / NATIVE_DIR)
-    except native_build.NativeBuildError as exc:
-        raise BundlingError(f"the {NATIVE_CPU} build of native/linecheck.c failed: {exc}") from exc
-
-
 def build(output_dir: Path) -> None:
-    """Write the asset: the labelsync package with its arm64 C library, then the platform wheels installed beside it."""
-    shutil.copytree(LAMBDAS_DIR, output_dir, dirs_exist_ok=True, ignore=_ignored)
-    _build_native(output_dir)
+    """Write the asset: the labelsync package, then the platform wheels installed beside it."""
+    shutil.copytree(LAMBDAS_DIR, output_dir, dirs_exist_ok=True, ignore=IGNORED)
     wheels = _cached_wheels()
     _pip(
         "install",
@@ -106,13 +78,8 @@ class _LocalPip:
 
 
 def source_hash() -> str:
-    """lambdas/ (sources and pins, not the host's native build) and what the arm64 library is built from."""
-    native = hashlib.sha256()
-    for path in NATIVE_INPUTS:
-        native.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    pins = [line for line in CONSTRAINTS.read_text().splitlines() if line.startswith(f"{COMPILER}==")]
-    native.update("\n".join(pins).encode())
-    return FileSystem.fingerprint(str(LAMBDAS_DIR), exclude=EXCLUDE, extra_hash=native.hexdigest())
+    """lambdas/: the sources and the pins of what is bundled."""
+    return FileSystem.fingerprint(str(LAMBDAS_DIR), exclude=EXCLUDE)
 
 
 def lambda_code() -> lambda_.Code:

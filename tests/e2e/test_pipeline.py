@@ -143,7 +143,8 @@ def test_throttling_then_success(stack: OfflineStack) -> None:
 def test_busy_dataset_is_waited_for_then_updated(stack: OfflineStack) -> None:
     arn = dataset_arn(stack, "TRAIN")
     assert stack.wait_for_dataset(arn) == "CREATE_COMPLETE"
-    stack.service.faults.outside_update(arn, seconds=600)
+    # Long enough to outlast the plan step's first (cold) invocation: 1 simulated second is 1 ms here.
+    stack.service.faults.outside_update(arn, seconds=1500)
     stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
     (execution,) = stack.wait_until_idle()
     assert execution["status"] == "SUCCEEDED"

@@ -1,8 +1,7 @@
 """Manifest lines generated around every rule's edge, from hypothesis or from a seeded Random.
 
-Shared by tests/unit/test_nativecheck.py (the native scan against the reference check) and
-native/crosscheck.py (the arm64 build against this machine's). Each line is a clean Ground
-Truth line with at most one change at one rule's edge (numbers at the thresholds, label names
+Used by tests/unit/test_checker_properties.py (JSON is read as Python's decoder reads it).
+Each line is a clean Ground Truth line with at most one change at one rule's edge (numbers at the thresholds, label names
 by characters, class ids as floats or -0, multi-label metadata on any key, odd source-refs),
 then possibly a text-level change (duplicate or escaped keys, NaN, huge numbers, deep nesting,
 invalid UTF-8).
@@ -18,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from labelsync.domain.label_rules import CLASSIFICATION, DETECTION
+from labelsync.domain.rules import CLASSIFICATION, DETECTION
 
 T = TypeVar("T")
 BUCKET = "bucket"

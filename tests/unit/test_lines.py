@@ -1,6 +1,6 @@
 import io
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelsync.domain.lines import read_lines
@@ -47,7 +47,25 @@ def test_block_reader_matches_the_oracle(data: bytes, max_bytes: int, block_size
     got = [
         (x.number, x.data, x.length) for x in read_lines(io.BytesIO(data), max_bytes=max_bytes, block_size=block_size)
     ]
-    want = [
-        (x.number, x.data, x.length) for x in oracle_lines(io.BytesIO(data), max_bytes=max_bytes, block_size=block_size)
-    ]
+    want = [(x.number, x.data, x.length) for x in oracle_lines(io.BytesIO(data), max_bytes=max_bytes)]
     assert got == want
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"\xef\xbb\xbf"]), max_size=80).map(b"".join),
+    st.integers(1, 12),
+    st.integers(1, 16),
+)
+def test_crs_at_every_block_and_limit_edge_match_the_oracle(data: bytes, max_bytes: int, block_size: int) -> None:
+    assert lines_of(data, max_bytes=max_bytes, block_size=block_size) == [
+        (x.number, x.data, x.length) for x in oracle_lines(io.BytesIO(data), max_bytes=max_bytes)
+    ]
+
+
+def test_an_oversize_crlf_line_does_not_count_its_cr_whatever_the_blocks() -> None:
+    # The fuzzer found "500,001 bytes" with 4 KB blocks and "500,000" with 1 MB ones.
+    data = b"x" * 50 + b"\r\nok\r\n"
+    for block_size in range(1, 60):
+        got = lines_of(data, max_bytes=20, block_size=block_size)
+        assert got == [(1, b"", 50), (2, b"ok", 2)], block_size

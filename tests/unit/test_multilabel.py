@@ -1,9 +1,9 @@
 import json
 from pathlib import Path
 
-from labelsync.domain.checker import Accepted, LineChecker
-from labelsync.domain.label_rules import label_warnings
+from labelsync.domain.checker import Accepted, Checker
 from labelsync.domain.lines import RawLine
+from labelsync.domain.rules import label_warnings
 
 DOC_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples" / "doc-example-lines.jsonl"
 MULTI = {
@@ -20,9 +20,9 @@ MULTI = {
 }
 
 
-def check(doc: object, checker: LineChecker | None = None) -> Accepted:
+def check(doc: object, checker: Checker | None = None) -> Accepted:
     data = json.dumps(doc).encode()
-    verdict = (checker or LineChecker(5_000_000)).check(RawLine(1, data, len(data)))
+    verdict = (checker or Checker(5_000_000)).check(RawLine(1, data, len(data)))
     assert isinstance(verdict, Accepted)
     return verdict
 
@@ -56,7 +56,7 @@ def test_an_unconvertible_multilabel_line_is_sent_with_a_warning() -> None:
 def test_the_documented_example_lines_are_clean_after_conversion() -> None:
     if not DOC_EXAMPLES.is_file():  # shared/ sits beside the repository
         return
-    checker = LineChecker(5_000_000)
+    checker = Checker(5_000_000)
     verdicts = [check(json.loads(line), checker) for line in DOC_EXAMPLES.read_text().splitlines() if line.strip()]
     assert [v.converted for v in verdicts] == [False, False, True, False]
     assert all(not v.warnings for v in verdicts)

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from labelsync.domain.checker import LineChecker
+from labelsync.domain.checker import Checker, Rejection
 from labelsync.domain.lines import RawLine
-from labelsync.domain.validation import (
+from labelsync.domain.rules import (
     INVALID_JSON,
     INVALID_SOURCE_REF,
     INVALID_UTF8,
@@ -12,14 +12,13 @@ from labelsync.domain.validation import (
     LINE_TOO_LONG,
     MISSING_SOURCE_REF,
     NOT_AN_OBJECT,
-    Rejection,
 )
 
 LIMIT = 5_242_880
 
 
 def check(data: bytes, length: int | None = None) -> str | Rejection:
-    verdict = LineChecker(LIMIT, label_rules=False).check(RawLine(7, data, len(data) if length is None else length))
+    verdict = Checker(LIMIT, label_rules=False).check(RawLine(7, data, len(data) if length is None else length))
     return verdict if isinstance(verdict, Rejection) else verdict.source_ref
 
 
@@ -79,5 +78,5 @@ def test_oversize_marker_from_the_reader_is_rejected() -> None:
 
 
 def test_line_that_cannot_fit_a_chunk_is_rejected() -> None:
-    verdict = LineChecker(20, label_rules=False).check(RawLine(1, b'{"source-ref": "s3://b/k"}', 26))
+    verdict = Checker(20, label_rules=False).check(RawLine(1, b'{"source-ref": "s3://b/k"}', 26))
     assert isinstance(verdict, Rejection) and verdict.code == LINE_EXCEEDS_CHUNK and verdict.source_ref == "s3://b/k"

@@ -1,8 +1,7 @@
 """One line's verdict: rejected (not sent), or accepted with its warnings and conversions.
 
-This is the reference check, on the standard library only. `fastcheck` may certify
-clean lines faster (msgspec), but only lines this function would accept unchanged and
-without a warning; anything else comes back here, so results never depend on it.
+`Checker` applies the rulebook (`rules`) in order and converts multi-label lines
+(`multilabel`); the rules themselves live in `rules` alone.
 """
 
 from __future__ import annotations
@@ -10,11 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from labelsync.domain import rules
 from labelsync.domain.jsonl import utf8_json
-from labelsync.domain.label_rules import MULTIPLE_BUCKETS, Finding, label_warnings, source_ref_warnings
 from labelsync.domain.lines import RawLine
 from labelsync.domain.multilabel import MULTILABEL_MARKER, Conversion, NotConvertible, convert
-from labelsync.domain.validation import LINE_EXCEEDS_CHUNK, LINE_TOO_LONG, MAX_LINE_CHARS, Rejection, parse
+from labelsync.domain.rules import Finding
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    code: str
+    message: str
+    source_ref: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "code": self.code, "message": self.message, "sourceRef": self.source_ref}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +66,12 @@ class Accepted:
 Verdict = Accepted | Rejection
 
 
-def bucket_of(source_ref: str) -> str:
-    return source_ref[5:].split("/", 1)[0]
-
-
 def dumps(doc: Any) -> bytes:
     return utf8_json(doc, separators=(",", ":"))
 
 
 @dataclass
-class LineChecker:
+class Checker:
     """Checks lines in manifest order; remembers the manifest's first bucket."""
 
     chunk_limit: int
@@ -74,9 +80,10 @@ class LineChecker:
     first_bucket: str | None = None
 
     def check(self, line: RawLine) -> Verdict:
-        parsed = parse(line)
-        if isinstance(parsed, Rejection):
-            return parsed
+        parsed = rules.parse(line.data, line.length)
+        if len(parsed) == 3:
+            code, message, named = parsed
+            return Rejection(line.number, code, message, named)
         doc, ref = parsed
         data = line.data
         conversions: list[ConversionRecord] = []
@@ -85,46 +92,31 @@ class LineChecker:
             try:
                 converted, done = convert(doc)
             except NotConvertible as exc:
-                findings.append(("ERROR_UNSUPPORTED_USE_CASE_TYPE", f"multi-label attribute not converted: {exc}"))
+                findings.append((rules.UNSUPPORTED_USE_CASE_TYPE, f"multi-label attribute not converted: {exc}"))
                 converted, done = doc, []
             if done:
                 doc, data = converted, dumps(converted)
                 conversions = [ConversionRecord(line.number, ref, c) for c in done]
-                if len(data.decode("utf-8")) > MAX_LINE_CHARS:
-                    return Rejection(
-                        line.number,
-                        LINE_TOO_LONG,
-                        f"the converted line has over {MAX_LINE_CHARS:,} characters",
-                        ref,
-                    )
-        if len(data) + 1 >= self.chunk_limit:
-            return Rejection(
-                line.number,
-                LINE_EXCEEDS_CHUNK,
-                f"line is {len(data):,} bytes and cannot fit in a chunk under the {self.chunk_limit:,}-byte limit",
-                ref,
-            )
+                too_long = rules.converted_too_long(data)
+                if too_long:
+                    return Rejection(line.number, rules.LINE_TOO_LONG, too_long, ref)
+        too_big = rules.fits_chunk(len(data), self.chunk_limit)
+        if too_big:
+            return Rejection(line.number, rules.LINE_EXCEEDS_CHUNK, too_big, ref)
         if self.label_rules:
-            findings += label_warnings(doc)
-            findings += source_ref_warnings(ref)
-            findings += self.bucket_findings(ref)
-        if findings and self.warnings_as_rejections:
+            findings += rules.label_warnings(doc)
+            findings += rules.source_ref_warnings(ref)
+            bucket = rules.bucket_of(ref)
+            if self.first_bucket is None:
+                self.first_bucket = bucket
+            else:
+                other = rules.bucket_finding(bucket, self.first_bucket)
+                if other:
+                    findings.append(other)
+        if not findings:
+            return Accepted(ref, data, bool(conversions), [], conversions)
+        if self.warnings_as_rejections:
             message = "; ".join(f"{code}: {text}" for code, text in findings)
             return Rejection(line.number, findings[0][0], f"rejected because warnings are rejections: {message}", ref)
         warnings = [Warning_(line.number, code, text, ref) for code, text in findings]
         return Accepted(ref, data, bool(conversions), warnings, conversions)
-
-    def bucket_findings(self, ref: str) -> list[Finding]:
-        bucket = bucket_of(ref)
-        if self.first_bucket is None:
-            self.first_bucket = bucket
-            return []
-        if bucket != self.first_bucket:
-            return [
-                (
-                    MULTIPLE_BUCKETS,
-                    f"image is in bucket {bucket!r}; the manifest's first image is in {self.first_bucket!r} "
-                    "and all images of a manifest must be in one bucket",
-                )
-            ]
-        return []

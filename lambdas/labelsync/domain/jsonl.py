@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from labelsync.domain.lines import split_lines
+
 
 def utf8_json(item: Any, **options: Any) -> bytes:
     """JSON as UTF-8; a string with a lone surrogate (a `\\ud800` escape in the manifest) stays escaped.
@@ -24,6 +26,6 @@ def dump_lines(items: Iterable[Any]) -> bytes:
 
 
 def load_lines(data: bytes) -> Iterator[Any]:
-    for line in data.splitlines():
+    for line in split_lines(data):
         if line.strip():
             yield json.loads(line)

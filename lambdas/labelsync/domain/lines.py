@@ -29,64 +29,21 @@ class RawLine:
         return self.length == 0 or (not self.oversize and not self.data.strip())
 
 
+@dataclass(slots=True)
 class Batch:
-    """Consecutive complete lines read in one block: the fast paths work on these, not line by line.
+    """Consecutive lines read in one block, numbered from `first`."""
 
-    The lines are buffer[lo:hi], the block as read: nothing is copied for the native scan,
-    which reads the buffer itself. `raw` (that span as bytes) and `lines` (split) are made
-    only when asked for.
-    """
-
-    __slots__ = ("_count", "_lines", "_raw", "buffer", "first", "hi", "lo", "oversize")
-
-    def __init__(
-        self,
-        first: int,
-        lines: list[bytes] | None,
-        raw: bytes,
-        oversize: dict[int, int],
-        lo: int = 0,
-        hi: int | None = None,
-    ) -> None:
-        self.first = first  # number of lines[0]
-        self.buffer = raw  # the lines are buffer[lo:hi] (joined by LF, CRs kept); b"" with an oversize line
-        self.lo = lo
-        self.hi = len(raw) if hi is None else hi
-        self.oversize = oversize  # index in `lines` -> length of an oversize line
-        self._lines = lines
-        self._count = None if lines is None else len(lines)
-        self._raw: bytes | None = raw if lo == 0 and self.hi == len(raw) else None
-
-    @property
-    def raw(self) -> bytes:
-        """The lines joined by LF (CRs kept), as bytes."""
-        if self._raw is None:
-            self._raw = self.buffer[self.lo : self.hi]
-        return self._raw
-
-    @property
-    def lines(self) -> list[bytes]:
-        """Without line ends (CR stripped); b"" for an oversize line."""
-        if self._lines is None:
-            self._lines = _split(self.raw)
-        return self._lines
+    first: int
+    lines: list[bytes]  # without line ends (CR stripped); b"" for an oversize line
+    oversize: dict[int, int]  # index in `lines` -> length of an oversize line
 
     @property
     def count(self) -> int:
-        """Lines in the batch (a reader that found them all sets it, so nobody counts twice)."""
-        if self._count is None:
-            self._count = self.buffer.count(b"\n", self.lo, self.hi) + 1
-        return self._count
+        return len(self.lines)
 
-    @count.setter
-    def count(self, value: int) -> None:
-        self._count = value
-
-    def raw_lines(self, lo: int = 0, hi: int | None = None) -> Iterator[RawLine]:
-        """Lines lo..hi-1 (all by default)."""
+    def raw_lines(self) -> Iterator[RawLine]:
         lines, oversize = self.lines, self.oversize
-        for index in range(lo, len(lines) if hi is None else hi):
-            data = lines[index]
+        for index, data in enumerate(lines):
             length = oversize.get(index)
             yield RawLine(self.first + index, data, len(data) if length is None else length)
 
@@ -96,6 +53,7 @@ def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SI
     number = 1
     pending = b""
     dropped = 0  # > 0 while skipping the rest of an oversize line
+    dropped_cr = False  # the last byte skipped is a CR (not counted if an LF follows, or at the end)
     first = True
     while True:
         block = stream.read(block_size)
@@ -112,9 +70,11 @@ def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SI
         if dropped:
             if end < 0:
                 dropped += len(block)
+                dropped_cr = block.endswith(b"\r")
                 continue
             head = block.find(b"\n")
-            yield _oversize(number, dropped + head)
+            cr = block[head - 1] == 13 if head else dropped_cr  # a CR before the LF is no part of the line
+            yield _oversize(number, dropped + head - cr)
             number += 1
             dropped = 0
             block = block[head + 1 :]
@@ -122,15 +82,15 @@ def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SI
             if end < 0:
                 pending = block
                 if len(pending) > max_bytes + 1:  # one more: a CR before the LF is not counted
-                    dropped, pending = len(pending), b""
+                    dropped, dropped_cr, pending = len(pending), pending.endswith(b"\r"), b""
                 continue
         if end < 0:
             pending += block
             if len(pending) > max_bytes + 1:  # one more: a CR before the LF is not counted
-                dropped, pending = len(pending), b""
+                dropped, dropped_cr, pending = len(pending), pending.endswith(b"\r"), b""
             continue
         start = 0
-        if pending:  # the line across the blocks: a batch of its own, so the block is not copied
+        if pending:  # the line across the blocks: a batch of its own
             start = block.find(b"\n") + 1
             bridge = _batch(number, pending + block[: start - 1], max_bytes)
             yield bridge
@@ -139,49 +99,43 @@ def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SI
         if start <= end:
             batch = _batch(number, block, max_bytes, start, end)
             yield batch
-            number += batch.count  # after the consumer: its scan may have counted the lines already
+            number += batch.count
         if len(pending) > max_bytes + 1:  # one more: a CR before the LF is not counted
-            dropped, pending = len(pending), b""
+            dropped, dropped_cr, pending = len(pending), pending.endswith(b"\r"), b""
     if dropped:
-        yield _oversize(number, dropped - (1 if pending.endswith(b"\r") else 0))
+        yield _oversize(number, dropped - dropped_cr)
     elif pending:
         yield _batch(number, pending, max_bytes)
 
 
 def _oversize(number: int, length: int) -> Batch:
-    return Batch(number, [b""], b"", {0: length})
+    return Batch(number, [b""], {0: length})
 
 
-def _split(whole: bytes) -> list[bytes]:
-    lines = whole.split(b"\n")
-    if b"\r" in whole:
+def split_lines(data: bytes) -> list[bytes]:
+    """The one way this project splits lines: on LF, one CR before it dropped (CRLF files).
+
+    A CR anywhere else is part of the line (JSON whitespace), so never `bytes.splitlines()`,
+    which also splits on a lone CR. A final LF ends the last line; it starts no empty one.
+    """
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    if b"\r" in data:
         lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
     return lines
 
 
-def _no_line_over(buffer: bytes, lo: int, hi: int, max_bytes: int) -> bool:
-    """True when no line of buffer[lo:hi] can be over max_bytes, without splitting: a line of
-    2w - 1 bytes or more covers a whole aligned window of w bytes, so an LF in every window rules it out."""
-    window = max_bytes // 2
-    if window < 1:
-        return hi - lo <= max_bytes
-    return all(buffer.find(b"\n", start, start + window) >= 0 for start in range(lo, hi - window + 1, window))
-
-
 def _batch(number: int, buffer: bytes, max_bytes: int, lo: int = 0, hi: int | None = None) -> Batch:
-    hi = len(buffer) if hi is None else hi
-    if _no_line_over(buffer, lo, hi, max_bytes):
-        return Batch(number, None, buffer, {}, lo, hi)
-    whole = buffer[lo:hi]
-    lines = _split(whole)
+    """The lines of buffer[lo:hi]: LF-separated, the last one without its LF."""
+    lines = split_lines(buffer[lo:hi] + b"\n")
     oversize: dict[int, int] = {}
     if max(map(len, lines)) > max_bytes:
         for index, line in enumerate(lines):
             if len(line) > max_bytes:
                 oversize[index] = len(line)
                 lines[index] = b""
-        whole = b""
-    return Batch(number, lines, whole, oversize)
+    return Batch(number, lines, oversize)
 
 
 def read_lines(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[RawLine]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labelsync.domain.label_rules import CLASSIFICATION, METADATA_SUFFIX, MULTILABEL, class_key, number
+from labelsync.domain.rules import CLASSIFICATION, METADATA_SUFFIX, MULTILABEL, class_key, number
 
 MULTILABEL_MARKER = MULTILABEL.encode()
 _COPIED = ("human-annotated", "creation-date", "job-name")

@@ -6,8 +6,10 @@ accepted with warnings and conversions) and keeps, per accepted line, 16 bytes (
 end and confirmed on the lines' real source-refs (a short extra read of those lines
 only). The first pass also packs chunks while every line so far is kept as it is; when
 that holds to the end and no image repeats (the usual case) the plan is done, else the
-second pass re-reads the stream and packs the winners, without checking them again. Every line read is counted exactly once:
-blank, rejected, superseded or accepted (a warned or converted line is accepted).
+second pass re-reads the stream and packs the winners, without checking them again.
+Every line read is counted exactly once: blank, rejected, superseded or accepted (a
+warned or converted line is accepted). Whether a line is sent is the rulebook's call
+(`rules`, applied by `checker.Checker`), never this module's.
 """
 
 from __future__ import annotations
@@ -22,34 +24,14 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import BinaryIO, Protocol
 
-from labelsync.domain import fastcheck, nativecheck
-from labelsync.domain.checker import Accepted, ConversionRecord, LineChecker, Warning_
-from labelsync.domain.fastcheck import FastChecker
+from labelsync.domain import rules
+from labelsync.domain.checker import Accepted, Checker, ConversionRecord, Rejection, Warning_
 from labelsync.domain.jsonl import dump_lines
-from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches
-from labelsync.domain.nativecheck import NativeChecker, Scan
+from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches, read_lines
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
-from labelsync.domain.validation import MAX_LINE_BYTES, Rejection
 
-MAX_INVALID_FRACTION = 0.20  # the service fails an import with more invalid lines than this
-KEPT_ITEMS = 1000
-SPLIT_PARTS = 16  # a block the fast path refuses is retried in this many parts
-SPLIT_BELOW = 64
-SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting  # blocks with fewer lines go straight to the reference check  # warnings and conversions kept in the plan itself; the side files have all
-
-# The ways to plan, as plan_manifest options: same plans, different speeds (tests and the fuzzer compare them).
-ENGINES: dict[str, dict[str, bool]] = {
-    "native": {"fast": True, "native": True},  # C scan (nativecheck), reference check for the rest
-    "msgspec": {"fast": True, "native": False},  # msgspec batches (fastcheck), reference check for the rest
-    "reference": {"fast": False, "native": False},  # the reference check alone
-}
-
-
-def available_engines() -> list[str]:
-    """ENGINES whose accelerator is installed here (the reference always is)."""
-    missing = {"native": not nativecheck.available(), "msgspec": not fastcheck.available()}
-    return [name for name in ENGINES if not missing.get(name, False)]
-
+KEPT_ITEMS = 1000  # warnings and conversions kept in the plan itself; the side files have all
+SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting
 
 PLAN_READY = "READY"
 PLAN_REJECTED = "REJECTED"
@@ -148,18 +130,8 @@ class LineNumbers:
 class _Pass1:
     """State of the classifying pass."""
 
-    def __init__(
-        self,
-        sink: PlanSink,
-        checker: LineChecker,
-        fast: FastChecker | None,
-        native: NativeChecker | None,
-        plan: ManifestPlan,
-        limit: int,
-    ) -> None:
-        self.sink, self.checker, self.fast, self.native, self.plan = sink, checker, fast, native, plan
-        # One hash for every accepted line of a run: the native scan's when it certifies lines.
-        self.hash_ref: Callable[[str], int] = native.hash_ref if native is not None else hash
+    def __init__(self, sink: PlanSink, checker: Checker, plan: ManifestPlan, limit: int) -> None:
+        self.sink, self.checker, self.plan = sink, checker, plan
         self.hashes = array("q")
         self.numbers = LineNumbers()
         self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
@@ -169,102 +141,36 @@ class _Pass1:
         self.codes: Counter[str] = Counter()
 
     def batch(self, batch: Batch) -> None:
-        if self.native is not None and not batch.oversize:
-            self._native(batch)
-            self.plan.counts.lines_read += batch.count
-            return
-        self.plan.counts.lines_read += len(batch.lines)
-        if self.fast is None or batch.oversize:
-            self._slow(batch)
-            return
-        if self._fast(batch):
-            return
-        if len(batch.lines) < SPLIT_BELOW:
-            self._slow(batch)
-            return
-        # One bad line should not send its whole block down the slow path: retry in parts.
-        step = -(-len(batch.lines) // SPLIT_PARTS)
-        for start in range(0, len(batch.lines), step):
-            lines = batch.lines[start : start + step]
-            part = Batch(batch.first + start, lines, b"\n".join(lines), {})
-            if not self._fast(part):
-                self._slow(part)
-
-    def _fast(self, batch: Batch) -> bool:
-        """Accept and pack the whole batch if the fast path certifies it; False leaves it to `_slow`."""
-        assert self.fast is not None
-        refs = self.fast.certify(batch)
-        if refs is None:
-            return False
-        self._accept_refs(refs)
-        self.numbers.add_run(batch.first, len(refs))
-        if self.packer is not None:
-            self.packer.add_run(batch.first, batch.lines, batch.raw)
-        return True
-
-    def _native(self, batch: Batch) -> None:
-        """Clean lines in runs (a few calls per run), the others through the reference check."""
-        assert self.native is not None
-        start = 0
-        if self.checker.label_rules and self.checker.first_bucket is None:
-            # The first accepted line sets the bucket every line is held to.
-            while start < len(batch.lines) and self.checker.first_bucket is None:
-                self._slow(batch, start, start + 1)
-                start += 1
-            if start == len(batch.lines):
-                return
-        scan = self.native.scan(batch.buffer, batch.lo, batch.hi)
-        batch.count = count = scan.count
-        spans = batch.buffer.find(b"\r", batch.lo, batch.hi) < 0  # else lines are not LF-separated spans
-        while start < count:
-            stop = scan.next_unsure(start)
-            if stop > start:
-                self._clean_run(batch, scan, start, stop, spans)
-            if stop < count:
-                self._slow(batch, stop, stop + 1)
-            start = stop + 1
-
-    def _clean_run(self, batch: Batch, scan: Scan, lo: int, hi: int, spans: bool) -> None:
-        first = batch.first + lo
-        self.hashes.extend(scan.hashes[lo:hi])
-        self.numbers.add_run(first, hi - lo)
-        self.sink.append(SOURCE_REFS, scan.refs_between(lo, hi))
-        if self.packer is None:
-            return
-        if spans:
-            self.packer.add_spans(first, batch.buffer, scan.ends, lo, hi, scan.starts[lo])
-        else:
-            self.packer.add_run(first, batch.lines[lo:hi])
-
-    def _slow(self, batch: Batch, lo: int = 0, hi: int | None = None) -> None:
         counts = self.plan.counts
-        learn = self.fast is not None
-        accepted_refs: list[str] = []
-        accepted_numbers: list[int] = []
-        for line in batch.raw_lines(lo, hi):
+        counts.lines_read += batch.count
+        check = self.checker.check
+        refs: list[str] = []
+        numbers: list[int] = []
+        for line in batch.raw_lines():
             if line.blank:
                 counts.blank += 1
                 self.skip.add(line.number)
                 self.packer = None
                 continue
-            verdict = self.checker.check(line)
-            if isinstance(verdict, Rejection):
+            verdict = check(line)
+            if type(verdict) is Rejection:
                 self.plan.rejections.append(verdict)
                 self.skip.add(line.number)
                 self.packer = None
                 continue
+            assert type(verdict) is Accepted
             if verdict.converted:
                 self.packer = None
             elif self.packer is not None:
                 self.packer.add(line.number, verdict.data)
-            accepted_refs.append(verdict.source_ref)
-            accepted_numbers.append(line.number)
-            self._record(verdict, line)
-            if learn and self.fast is not None and not verdict.warnings and not verdict.converted:
-                self.fast.learn(line.data)
-                learn = False
-        self._accept_refs(accepted_refs)
-        self.numbers.extend(accepted_numbers)
+            refs.append(verdict.source_ref)
+            numbers.append(line.number)
+            if verdict.warnings or verdict.converted:
+                self._record(verdict, line)
+        if refs:
+            self.hashes.extend(map(hash, refs))
+            self.numbers.extend(numbers)
+            self.sink.append(SOURCE_REFS, dump_lines(refs))
 
     def _record(self, verdict: Accepted, line: RawLine) -> None:
         counts = self.plan.counts
@@ -283,27 +189,11 @@ class _Pass1:
                 self.plan.conversions += verdict.conversions[:room]
             self.sink.append(CONVERSIONS, dump_lines(c.as_dict() for c in verdict.conversions))
 
-    def _accept_refs(self, refs: list[str]) -> None:
-        """Hashes and side-file lines of accepted lines (their numbers go to `self.numbers`, in the same order)."""
-        if not refs:
-            return
-        self.hashes.extend(map(self.hash_ref, refs))
-        self.sink.append(SOURCE_REFS, encode_refs(refs))
-
-
-def encode_refs(refs: list[str]) -> bytes:
-    """One JSON string per line (the same bytes with or without msgspec)."""
-    if fastcheck.msgspec is None:
-        return dump_lines(refs)
-    return b"\n".join(map(fastcheck.msgspec.json.encode, refs)) + b"\n"
-
 
 def _repeats(state: _Pass1) -> list[list[int]]:
     """Line numbers of the accepted lines whose source-ref hash repeats, grouped by hash, in order."""
     hashes = state.hashes
     if len(hashes) < 2:
-        return []
-    if state.native is not None and nativecheck.all_different(hashes):
         return []
     if len(hashes) <= SET_CHECK_BELOW and len(set(hashes)) == len(hashes):
         return []
@@ -337,20 +227,16 @@ def plan_manifest(
     sink: PlanSink,
     warnings_as_rejections: bool = False,
     label_rules: bool = True,
-    fast: bool = True,
-    native: bool = True,
     block_size: int = BLOCK_SIZE,
 ) -> ManifestPlan:
     """Classify and pack; `open_stream` is called once per pass and must return the same bytes.
 
-    `label_rules=False` checks only what the service drops silently (and converts multi-label
-    lines). `fast=False` uses the reference check alone; `native=False` skips the C scan
-    (`nativecheck`) for the msgspec fast path. Same results every way, only slower.
+    `label_rules=False` checks only what the service drops silently (and converts multi-label lines).
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: the collector only costs time here
     try:
-        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, fast, native, block_size)
+        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, block_size)
     finally:
         if enabled:
             gc.enable()
@@ -362,18 +248,14 @@ def _plan(
     sink: PlanSink,
     warnings_as_rejections: bool,
     label_rules: bool,
-    fast: bool,
-    native: bool,
     block_size: int,
 ) -> ManifestPlan:
     counts = PlanCounts()
     plan = ManifestPlan(PLAN_READY, counts)
-    checker = LineChecker(chunk_limit, warnings_as_rejections=warnings_as_rejections, label_rules=label_rules)
-    native_checker = NativeChecker.create(checker) if fast and native else None
-    fast_checker = FastChecker.create(checker) if fast and native_checker is None else None
-    state = _Pass1(sink, checker, fast_checker, native_checker, plan, chunk_limit)
+    checker = Checker(chunk_limit, warnings_as_rejections=warnings_as_rejections, label_rules=label_rules)
+    state = _Pass1(sink, checker, plan, chunk_limit)
     with open_stream() as stream:
-        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
+        for batch in read_batches(stream, max_bytes=rules.MAX_LINE_BYTES, block_size=block_size):
             state.batch(batch)
 
     groups = _repeats(state)
@@ -390,17 +272,9 @@ def _plan(
     counts.converted = len(state.converted - superseded_lines)
     del state.hashes, state.numbers, groups
 
-    non_blank = counts.lines_read - counts.blank
-    if non_blank == 0:
-        plan.status, plan.reason = PLAN_REJECTED, ("ERROR_EMPTY_MANIFEST", "the manifest has no lines")
-        return plan
-    if counts.rejected > MAX_INVALID_FRACTION * non_blank:
-        plan.status = PLAN_REJECTED
-        plan.reason = (
-            "ERROR_TOO_MANY_RECORDS_IN_ERROR",
-            f"{counts.rejected:,} of {non_blank:,} lines are invalid (over {MAX_INVALID_FRACTION:.0%}); "
-            "the service would fail the whole update, so nothing was sent",
-        )
+    refusal = rules.manifest_refusal(counts.lines_read - counts.blank, counts.rejected)
+    if refusal:
+        plan.status, plan.reason = PLAN_REJECTED, refusal
         return plan
 
     if state.packer is not None and not plan.superseded:  # every line kept as it is: packed already
@@ -410,30 +284,20 @@ def _plan(
         return plan
     state.packer = None
     packer = ChunkPacker(chunk_limit, sink)
-    converter = LineChecker(chunk_limit, label_rules=False)
+    converter = Checker(chunk_limit, label_rules=False)
     packed = 0
     with open_stream() as stream:
-        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES, block_size=block_size):
-            last = batch.first + batch.count
-            if (
-                not batch.oversize
-                and skip.isdisjoint(range(batch.first, last))
-                and (not state.converted or state.converted.isdisjoint(range(batch.first, last)))
-            ):
-                packer.add_run(batch.first, batch.lines, batch.raw)
-                packed += len(batch.lines)
+        for line in read_lines(stream, max_bytes=rules.MAX_LINE_BYTES, block_size=block_size):
+            if line.number in skip:
                 continue
-            for line in batch.raw_lines():
-                if line.number in skip:
-                    continue
-                data = line.data
-                if line.number in state.converted:
-                    verdict = converter.check(line)
-                    if not isinstance(verdict, Accepted):  # pragma: no cover - the first pass accepted it
-                        raise RuntimeError(f"line {line.number} changed between passes")
-                    data = verdict.data
-                packer.add(line.number, data)
-                packed += 1
+            data = line.data
+            if line.number in state.converted:
+                verdict = converter.check(line)
+                if not isinstance(verdict, Accepted):  # pragma: no cover - the first pass accepted it
+                    raise RuntimeError(f"line {line.number} changed between passes")
+                data = verdict.data
+            packer.add(line.number, data)
+            packed += 1
     plan.chunks = packer.finish()
     counts.chunks = len(plan.chunks)
     counts.bytes_accepted = sum(chunk.bytes for chunk in plan.chunks)
@@ -446,10 +310,7 @@ def _refs_at(open_stream: Callable[[], BinaryIO], numbers: set[int]) -> dict[int
     """Source-refs of a few lines (the superseded ones), by number: a third, cheap pass."""
     found: dict[int, str] = {}
     with open_stream() as stream:
-        for batch in read_batches(stream, max_bytes=MAX_LINE_BYTES):
-            if numbers.isdisjoint(range(batch.first, batch.first + batch.count)):
-                continue
-            for line in batch.raw_lines():
-                if line.number in numbers:
-                    found[line.number] = str(json.loads(line.data)["source-ref"])
+        for line in read_lines(stream, max_bytes=rules.MAX_LINE_BYTES):
+            if line.number in numbers:
+                found[line.number] = str(json.loads(line.data)["source-ref"])
     return found

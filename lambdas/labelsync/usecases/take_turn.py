@@ -20,6 +20,7 @@ from typing import Any
 from labelsync import clock
 from labelsync.domain import turns
 from labelsync.domain.jsonl import dump_lines
+from labelsync.domain.lines import split_lines
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.turns import LastRun, Ticket, TurnDecision
 from labelsync.ports import ExecutionStatus, ObjectStore, RunLedger
@@ -128,7 +129,7 @@ def _newer_refs(
 
 
 def chunk_refs(data: bytes) -> list[str]:
-    return [str(json.loads(line).get("source-ref", "")) for line in data.splitlines() if line.strip()]
+    return [str(json.loads(line).get("source-ref", "")) for line in split_lines(data) if line.strip()]
 
 
 def _without_refs(
@@ -137,12 +138,12 @@ def _without_refs(
     """The chunk minus lines whose source-ref a newer run applied: (key to send or None, refs left out)."""
     kept: list[bytes] = []
     dropped: list[str] = []
-    for line in store.get_bytes(bucket, key).splitlines(keepends=True):
+    for line in split_lines(store.get_bytes(bucket, key)):
         (ref,) = chunk_refs(line)
         if ref in refs:
             dropped.append(ref)
         else:
-            kept.append(line)
+            kept.append(line + b"\n")
     if not dropped:
         return key, dropped
     if not kept:

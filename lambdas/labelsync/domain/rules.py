@@ -1,0 +1,489 @@
+"""The rulebook: every check a manifest line goes through, with its limit and its code.
+
+This module is the only place a line rule is written (FACTS section 1). Two kinds:
+
+- what the service drops without a word (`parse`, `fits_chunk`): such a line is
+  rejected before sending, with its line number, its code and the rule in words;
+- what the service keeps but flags (`label_warnings`, `source_ref_warnings`,
+  `bucket_finding`): the line is sent and reported with the service's code as a
+  warning (or rejected when `warningsAsRejections` is set).
+
+And one rule of the whole manifest (`manifest_refusal`). `checker.Checker`
+applies them in order; nothing else decides whether a line is sent.
+
+Every rule is cheap when the line passes: messages are built only for lines that
+fail, and numbers are type-checked inline (a plan reads up to 250,000 lines of up
+to 50 boxes each).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from collections.abc import Mapping
+from math import isfinite
+from operator import itemgetter
+from typing import Any
+
+import msgspec
+
+# -- limits ----------------------------------------------------------------------------------------
+MAX_LINE_CHARS = 100_000  # longer lines are dropped silently
+MAX_LINE_BYTES = MAX_LINE_CHARS * 4  # UTF-8 needs at most 4 bytes a character: longer lines cannot be valid
+MAX_BOUNDING_BOXES = 50  # per object-detection attribute
+MAX_LABELS_PER_IMAGE = 50
+MAX_LABEL_NAME_CHARS = 256
+MIN_IMAGE_SIDE = 64  # px, width and height
+MAX_IMAGE_SIDE = 4096
+BOX_CHECK_MAX_SIDE = 1280  # boxes are measured after scaling the image to this longest side ...
+MIN_BOX_SIDE = 1  # ... and must then be at least 1x1 px
+EDGE_SLACK = 1e-6  # float coordinates such as 143.60000000000002 are not off the frame
+MAX_INVALID_FRACTION = 0.20  # the service fails an update with more invalid lines than this
+
+# -- codes: what the service drops silently (the line is rejected, never sent) -----------------------
+INVALID_UTF8 = "ERROR_INVALID_UTF8"
+INVALID_JSON = "ERROR_INVALID_JSON_LINE"
+NOT_AN_OBJECT = "ERROR_NOT_A_JSON_OBJECT"
+LINE_TOO_LONG = "ERROR_LINE_TOO_LONG"
+MISSING_SOURCE_REF = "ERROR_MISSING_SOURCE_REF"
+INVALID_SOURCE_REF = "ERROR_INVALID_SOURCE_REF_FORMAT"
+LINE_EXCEEDS_CHUNK = "ERROR_LINE_EXCEEDS_CHUNK_LIMIT"  # ours: no chunk under the limit can carry the line
+
+# -- codes: what the service keeps and flags (the service's own codes, predicted) ---------------------
+NO_LABEL_ATTRIBUTES = "ERROR_NO_LABEL_ATTRIBUTES"
+INVALID_LABEL_ATTRIBUTE_FORMAT = "ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"
+INVALID_METADATA_FORMAT = "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT"
+NO_VALID_LABEL_ATTRIBUTES = "ERROR_NO_VALID_LABEL_ATTRIBUTES"
+INVALID_BOUNDING_BOX = "ERROR_INVALID_BOUNDING_BOX"
+BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
+TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
+MISSING_CLASS_MAP_ID = "ERROR_MISSING_CLASS_MAP_ID"
+MISSING_BOUNDING_BOX_CONFIDENCE = "ERROR_MISSING_BOUNDING_BOX_CONFIDENCE"
+UNSUPPORTED_USE_CASE_TYPE = "ERROR_UNSUPPORTED_USE_CASE_TYPE"
+INVALID_LABEL_NAME_LENGTH = "ERROR_INVALID_LABEL_NAME_LENGTH"
+INVALID_IMAGE_DIMENSION = "ERROR_INVALID_IMAGE_DIMENSION"
+NO_VALID_ANNOTATIONS = "ERROR_NO_VALID_ANNOTATIONS"
+# Documented limits without a service code of their own: named by this project.
+TOO_MANY_LABELS = "ERROR_TOO_MANY_LABELS_ON_IMAGE"
+MULTIPLE_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_BUCKETS"
+# Ours: a legal S3 key, but an invisible character usually means a copy-paste accident.
+INVISIBLE_IN_SOURCE_REF = "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF"
+
+# -- codes: the whole manifest is refused (nothing is sent) -------------------------------------------
+EMPTY_MANIFEST = "ERROR_EMPTY_MANIFEST"
+TOO_MANY_RECORDS_IN_ERROR = "ERROR_TOO_MANY_RECORDS_IN_ERROR"
+
+REJECTION_CODES = (
+    INVALID_UTF8,
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    LINE_TOO_LONG,
+    MISSING_SOURCE_REF,
+    INVALID_SOURCE_REF,
+    LINE_EXCEEDS_CHUNK,
+)
+WARNING_CODES = (
+    NO_LABEL_ATTRIBUTES,
+    INVALID_LABEL_ATTRIBUTE_FORMAT,
+    INVALID_METADATA_FORMAT,
+    NO_VALID_LABEL_ATTRIBUTES,
+    INVALID_BOUNDING_BOX,
+    BOUNDING_BOX_TOO_SMALL,
+    TOO_MANY_BOUNDING_BOXES,
+    MISSING_CLASS_MAP_ID,
+    MISSING_BOUNDING_BOX_CONFIDENCE,
+    UNSUPPORTED_USE_CASE_TYPE,
+    INVALID_LABEL_NAME_LENGTH,
+    INVALID_IMAGE_DIMENSION,
+    NO_VALID_ANNOTATIONS,
+    TOO_MANY_LABELS,
+    MULTIPLE_BUCKETS,
+    INVISIBLE_IN_SOURCE_REF,
+)
+# Findings that follow from others: listed after their causes.
+_CONSEQUENCES = frozenset({NO_VALID_ANNOTATIONS, NO_VALID_LABEL_ATTRIBUTES})
+
+# -- the Ground Truth format ----------------------------------------------------------------------------
+CLASSIFICATION = "groundtruth/image-classification"
+DETECTION = "groundtruth/object-detection"
+MULTILABEL = "groundtruth/image-classification-multilabel"  # converted (multilabel.py), never sent as it is
+METADATA_SUFFIX = "-metadata"
+ERROR_KEYS = frozenset({"errors", "cl-errors", "warnings"})
+NOT_ATTRIBUTES = frozenset({"source-ref", "cl-metadata", *ERROR_KEYS})
+BOX_FIELDS = ("class_id", "top", "left", "width", "height")
+_box_fields = itemgetter(*BOX_FIELDS)
+SOURCE_REF = re.compile(r"s3://([^/\s]+)/(.+)", re.DOTALL)
+
+Finding = tuple[str, str]  # (code, message)
+Parsed = tuple[dict[str, Any], str]  # the line's object and its source-ref
+Failure = tuple[str, str, str | None]  # (code, message, source-ref when it can be named)
+
+_decode = msgspec.json.Decoder().decode
+_NUMBER_TYPES = frozenset((int, float))  # bool is neither (type(True) is bool)
+
+
+# -- what the service drops silently ----------------------------------------------------------------
+def parse(data: bytes, length: int) -> Parsed | Failure:
+    """The line's object and source-ref, or why the service would drop it without a word.
+
+    `length` is the line's size as read: more than `data` when the reader kept only its length.
+    JSON is read as Python's decoder reads it; msgspec reads the usual line faster, and whatever
+    it refuses (`NaN`, `1e400`, a lone surrogate escape, an error to word) goes to `json`.
+    """
+    if length != len(data):
+        return LINE_TOO_LONG, f"line is {length:,} bytes, over the {MAX_LINE_CHARS:,}-character limit", None
+    if data.isascii():
+        chars = len(data)
+    else:
+        try:
+            chars = len(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            return INVALID_UTF8, f"line is not valid UTF-8 (byte {exc.start + 1})", None
+    if chars > MAX_LINE_CHARS:
+        return LINE_TOO_LONG, f"line has {chars:,} characters, over the {MAX_LINE_CHARS:,} limit", None
+    try:
+        document = _decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        try:
+            document = json.loads(data.decode("utf-8"))  # text: bytes would let json guess UTF-16 or skip a BOM
+        except json.JSONDecodeError as exc:
+            return INVALID_JSON, f"line is not valid JSON: {exc.msg} at column {exc.colno}", None
+        except RecursionError:
+            return INVALID_JSON, "line is not valid JSON: nested too deeply", None
+        except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits())
+            limit = sys.get_int_max_str_digits()
+            return INVALID_JSON, f"line has an integer of over {limit:,} digits, more than can be read", None
+    if type(document) is not dict:
+        return NOT_AN_OBJECT, f"line is JSON {type(document).__name__}, not an object", None
+    if "source-ref" not in document:
+        return MISSING_SOURCE_REF, "line has no 'source-ref'", None
+    source_ref = document["source-ref"]
+    if (
+        type(source_ref) is str
+        and SOURCE_REF.fullmatch(source_ref)
+        and (source_ref.isascii() or _encodable(source_ref))
+    ):
+        return document, source_ref
+    if type(source_ref) is not str:
+        return INVALID_SOURCE_REF, f"'source-ref' {json.dumps(source_ref)[:80]!r} is not an s3://bucket/key URI", None
+    named = source_ref if _encodable(source_ref) else None
+    return INVALID_SOURCE_REF, f"'source-ref' {source_ref!r} is not an s3://bucket/key URI", named
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a \\ud800 escape
+        return False
+    return True
+
+
+def fits_chunk(size: int, chunk_limit: int) -> str | None:
+    """Why a line of `size` bytes (plus its newline) cannot go in any chunk strictly under the limit."""
+    if size + 1 < chunk_limit:
+        return None
+    return f"line is {size:,} bytes and cannot fit in a chunk under the {chunk_limit:,}-byte limit"
+
+
+def converted_too_long(data: bytes) -> str | None:
+    """A multi-label line is sent converted: the converted line is held to the same length rule."""
+    if len(data) > MAX_LINE_CHARS and len(data.decode("utf-8")) > MAX_LINE_CHARS:
+        return f"the converted line has over {MAX_LINE_CHARS:,} characters"
+    return None
+
+
+# -- what the service keeps and flags -----------------------------------------------------------------
+def bucket_of(source_ref: str) -> str:
+    return source_ref[5:].split("/", 1)[0]
+
+
+def bucket_finding(bucket: str, first_bucket: str) -> Finding | None:
+    """All images of a manifest must be in one bucket: the manifest's first image's."""
+    if bucket == first_bucket:
+        return None
+    return (
+        MULTIPLE_BUCKETS,
+        f"image is in bucket {bucket!r}; the manifest's first image is in {first_bucket!r} "
+        "and all images of a manifest must be in one bucket",
+    )
+
+
+def source_ref_warnings(source_ref: str) -> list[Finding]:
+    """Invisible format characters (U+200B zero-width space, U+FEFF, ...) in the image key."""
+    if source_ref.isascii():
+        return []
+    hidden = sorted({f"U+{ord(ch):04X}" for ch in source_ref if unicodedata.category(ch) == "Cf"})
+    if not hidden:
+        return []
+    return [(INVISIBLE_IN_SOURCE_REF, f"'source-ref' contains invisible characters ({', '.join(hidden)})")]
+
+
+def label_attributes(doc: Mapping[str, Any]) -> list[str]:
+    """Keys with a matching `<key>-metadata` key, in line order."""
+    return [key for key in doc if key not in NOT_ATTRIBUTES and f"{key}{METADATA_SUFFIX}" in doc]
+
+
+def label_warnings(doc: Mapping[str, Any]) -> list[Finding]:
+    """Every non-terminal problem of one parsed line, causes first; empty when the line is clean."""
+    attrs = label_attributes(doc)
+    if not attrs:
+        return [(NO_LABEL_ATTRIBUTES, "the line has no label attribute with a matching '<attribute>-metadata' key")]
+    found: list[Finding] = []
+    labels: set[str] = set()
+    valid = 0
+    for attr in attrs:
+        boxes: list[Finding] = []  # box-level findings do not make the attribute invalid
+        before = len(found)
+        names = _attribute(attr, doc[attr], doc[f"{attr}{METADATA_SUFFIX}"], found, boxes)
+        if names is not None and len(found) == before:
+            valid += 1
+            labels |= names
+        found += boxes
+    if not valid:
+        found.append((NO_VALID_LABEL_ATTRIBUTES, "no label attribute of the line is valid"))
+    if len(labels) > MAX_LABELS_PER_IMAGE:
+        found.append((TOO_MANY_LABELS, f"{len(labels)} labels on one image; at most {MAX_LABELS_PER_IMAGE}"))
+    if len(found) > 1:
+        found.sort(key=lambda finding: finding[0] in _CONSEQUENCES)
+    return found
+
+
+def _attribute(attr: str, value: Any, meta: Any, found: list[Finding], boxes: list[Finding]) -> set[str] | None:
+    """Check one attribute; return its label names (None when it cannot be read at all)."""
+    if type(meta) is not dict:
+        found.append((INVALID_METADATA_FORMAT, f"'{attr}-metadata' is not an object"))
+        return None
+    kind = meta.get("type")
+    if kind == DETECTION:
+        return _detection(attr, value, meta, found, boxes)
+    if kind == CLASSIFICATION:
+        return _classification(attr, meta, found)
+    shown = repr(kind)[:80]
+    found.append(
+        (UNSUPPORTED_USE_CASE_TYPE, f"'{attr}-metadata' type {shown} is not {CLASSIFICATION!r} or {DETECTION!r}")
+    )
+    return None
+
+
+def _name_problem(attr: str, name: object, key: str | None = None) -> Finding | None:
+    """A label name is a string of 1 to 256 characters (`key`: its class-map key; None for class-name)."""
+    if type(name) is str and 1 <= len(name) <= MAX_LABEL_NAME_CHARS:
+        return None
+    where = "class-name" if key is None else f"class-map[{key!r}]"
+    if type(name) is not str:
+        return INVALID_METADATA_FORMAT, f"'{attr}-metadata' {where} is not a string"
+    return (
+        INVALID_LABEL_NAME_LENGTH,
+        f"'{attr}-metadata' {where} has {len(name)} characters; a label name has 1 to {MAX_LABEL_NAME_CHARS}",
+    )
+
+
+def _classification(attr: str, meta: Mapping[str, Any], found: list[Finding]) -> set[str] | None:
+    if "class-name" not in meta:
+        found.append((INVALID_METADATA_FORMAT, f"'{attr}-metadata' has no 'class-name'"))
+        return None
+    name = meta["class-name"]
+    problem = _name_problem(attr, name)
+    if problem:
+        found.append(problem)
+        return None
+    return {name}
+
+
+def is_number(value: object) -> bool:
+    """A finite JSON number: not a boolean, not NaN or infinity, not an integer past a double's range."""
+    try:
+        return type(value) in _NUMBER_TYPES and isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return False
+
+
+def are_numbers(a: object, b: object, c: object, d: object, e: object) -> bool:
+    """`is_number` of each of five values (a box's fields), in one call: a plan checks millions of boxes."""
+    try:
+        return (
+            type(a) in _NUMBER_TYPES
+            and type(b) in _NUMBER_TYPES
+            and type(c) in _NUMBER_TYPES
+            and type(d) in _NUMBER_TYPES
+            and type(e) in _NUMBER_TYPES
+            and isfinite(a)  # type: ignore[arg-type]
+            and isfinite(b)  # type: ignore[arg-type]
+            and isfinite(c)  # type: ignore[arg-type]
+            and isfinite(d)  # type: ignore[arg-type]
+            and isfinite(e)  # type: ignore[arg-type]
+        )
+    except OverflowError:
+        return False
+
+
+def number(value: object) -> float | None:
+    """The value as a float when it is a finite JSON number."""
+    return float(value) if is_number(value) else None  # type: ignore[arg-type]
+
+
+def class_key(class_id: object) -> str:
+    """class-map keys are strings: class_id 3 (or 3.0) is looked up as "3"."""
+    value = number(class_id)
+    if value is not None and value.is_integer():
+        return str(int(value))
+    return str(class_id)
+
+
+def _image_size(attr: str, value: Mapping[str, Any], found: list[Finding]) -> tuple[float, float] | None:
+    sizes = value.get("image_size")
+    first = sizes[0] if type(sizes) is list and sizes else None
+    if type(first) is not dict:
+        found.append((INVALID_IMAGE_DIMENSION, f"'{attr}.image_size' needs one {{width, height, depth}} object"))
+        return None
+    width, height = number(first.get("width")), number(first.get("height"))
+    if width is None or height is None or width <= 0 or height <= 0:
+        found.append((INVALID_IMAGE_DIMENSION, f"'{attr}.image_size' needs a positive width and height"))
+        return None
+    if not (MIN_IMAGE_SIDE <= width <= MAX_IMAGE_SIDE and MIN_IMAGE_SIDE <= height <= MAX_IMAGE_SIDE):
+        found.append(
+            (
+                INVALID_IMAGE_DIMENSION,
+                f"'{attr}.image_size' is {width:g}x{height:g}; images must be "
+                f"{MIN_IMAGE_SIDE} to {MAX_IMAGE_SIDE} px on each side",
+            )
+        )
+        return None
+    return width, height
+
+
+def _detection(
+    attr: str, value: Any, meta: Mapping[str, Any], found: list[Finding], boxes: list[Finding]
+) -> set[str] | None:
+    start = len(found)
+    class_map = meta.get("class-map")
+    if type(class_map) is not dict:
+        found.append((INVALID_METADATA_FORMAT, f"'{attr}-metadata' has no 'class-map' object"))
+        class_map = {}
+    else:
+        for key, name in class_map.items():
+            problem = _name_problem(attr, name, key)
+            if problem:
+                found.append(problem)
+    objects = meta.get("objects", [])
+    if type(objects) is not list:
+        found.append((INVALID_METADATA_FORMAT, f"'{attr}-metadata.objects' is not a list"))
+        objects = []
+    if not (type(value) is dict and type(value.get("image_size")) is list and type(value.get("annotations")) is list):
+        found.append((INVALID_LABEL_ATTRIBUTE_FORMAT, f"'{attr}' needs 'image_size' and 'annotations' lists"))
+        return None
+    size = _image_size(attr, value, found)
+    annotations = value["annotations"]
+    if len(annotations) > MAX_BOUNDING_BOXES:
+        found.append(
+            (
+                TOO_MANY_BOUNDING_BOXES,
+                f"'{attr}' has {len(annotations)} bounding boxes; at most {MAX_BOUNDING_BOXES} are allowed",
+            )
+        )
+    names = _boxes(attr, annotations, objects, class_map, size, found, boxes)
+    if annotations and not names and len(found) == start:
+        found.append((NO_VALID_ANNOTATIONS, f"no annotation of '{attr}' is valid"))
+    return names
+
+
+def _boxes(
+    attr: str,
+    annotations: list[Any],
+    objects: list[Any],
+    class_map: Mapping[str, Any],
+    size: tuple[float, float] | None,
+    found: list[Finding],
+    boxes: list[Finding],
+) -> set[str]:
+    """The box rules, in the order a box meets them; the label names of the valid boxes.
+
+    A plan checks up to 250,000 lines of 50 boxes: each rule is one test on the way, and its
+    message is built only when the test fails.
+    """
+    labelled: set[str] = set()  # class-map keys of the valid boxes
+    keys: dict[float, str] = {}  # class_id -> class-map key (1 and 1.0 are the same number and key)
+    if size is not None:
+        image_width, image_height = size
+        right, bottom = image_width + EDGE_SLACK, image_height + EDGE_SLACK
+        longest = max(image_width, image_height)
+        scale = BOX_CHECK_MAX_SIDE / longest if longest > BOX_CHECK_MAX_SIDE else 1.0
+    count = len(objects)
+    for index, annotation in enumerate(annotations):
+        if type(annotation) is not dict:
+            found.append((INVALID_LABEL_ATTRIBUTE_FORMAT, f"'{attr}.annotations[{index}]' is not an object"))
+            continue
+        valid = True
+        # Each box has a numeric confidence in the metadata's `objects`, at the same index.
+        obj = objects[index] if index < count else None
+        if not (type(obj) is dict and is_number(obj.get("confidence"))):
+            where = f"'{attr}.annotations[{index}]'"
+            boxes.append(
+                (MISSING_BOUNDING_BOX_CONFIDENCE, f"{where} has no numeric confidence in '{attr}-metadata.objects'")
+            )
+            valid = False
+        # class_id, top, left, width and height are numbers.
+        try:
+            class_id, top, left, width, height = _box_fields(annotation)
+        except KeyError:  # a field is missing
+            class_id = top = left = width = height = None
+        if not are_numbers(class_id, top, left, width, height):
+            boxes.append(
+                (INVALID_LABEL_ATTRIBUTE_FORMAT, f"'{attr}.annotations[{index}]' needs numeric {', '.join(BOX_FIELDS)}")
+            )
+            continue
+        # class_id is a key of the class-map.
+        key = keys.get(class_id)
+        if key is None:
+            key = keys[class_id] = class_key(class_id)
+        if key not in class_map:
+            where = f"'{attr}.annotations[{index}]'"
+            boxes.append((MISSING_CLASS_MAP_ID, f"{where} class_id {class_id!r} is not in the class-map"))
+            valid = False
+        if size is not None:
+            # The box lies inside the image: no negative coordinate or size, no edge past the frame ...
+            if top < 0 or left < 0 or width < 0 or height < 0:
+                where = f"'{attr}.annotations[{index}]'"
+                boxes.append((INVALID_BOUNDING_BOX, f"{where}: the bounding box has a negative coordinate or size"))
+                valid = False
+            elif left + width > right or top + height > bottom:
+                where = f"'{attr}.annotations[{index}]'"
+                left, top, width, height = left + 0.0, top + 0.0, width + 0.0, height + 0.0  # as floats: -0.0 reads 0
+                text = (
+                    f"{where}: the bounding box (left {left:g}, top {top:g}, {width:g}x{height:g}) extends past "
+                    f"the {image_width:g}x{image_height:g} image"
+                )
+                boxes.append((INVALID_BOUNDING_BOX, text))
+                valid = False
+            # ... and is at least 1x1 px once the image is scaled to a longest side of 1280 px.
+            elif width * scale < MIN_BOX_SIDE or height * scale < MIN_BOX_SIDE:
+                where = f"'{attr}.annotations[{index}]'"
+                shown_width, shown_height = width * scale + 0.0, height * scale + 0.0  # -0.0 reads 0
+                text = (
+                    f"{where}: the bounding box is {shown_width:.2f}x{shown_height:.2f} px once the image is "
+                    f"scaled to a longest side of {BOX_CHECK_MAX_SIDE} px; at least {MIN_BOX_SIDE}x{MIN_BOX_SIDE} "
+                    "is needed"
+                )
+                boxes.append((BOUNDING_BOX_TOO_SMALL, text))
+                valid = False
+        if valid:
+            labelled.add(key)
+    # A valid box names its label (a name that is not a string is the class-map's finding).
+    return {class_map[key] for key in labelled if type(class_map[key]) is str}
+
+
+# -- the whole manifest ---------------------------------------------------------------------------------
+def manifest_refusal(lines: int, rejected: int) -> Finding | None:
+    """Why the whole manifest is refused before sending: nothing in it, or more invalid lines than the
+    service tolerates (it would fail the whole update). `lines` counts the non-blank lines."""
+    if lines == 0:
+        return EMPTY_MANIFEST, "the manifest has no lines"
+    if rejected > MAX_INVALID_FRACTION * lines:
+        return (
+            TOO_MANY_RECORDS_IN_ERROR,
+            f"{rejected:,} of {lines:,} lines are invalid (over {MAX_INVALID_FRACTION:.0%}); "
+            "the service would fail the whole update, so nothing was sent",
+        )
+    return None
