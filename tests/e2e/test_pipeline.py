@@ -232,6 +232,18 @@ def test_gzipped_manifest_is_read_and_a_corrupt_one_is_rejected(stack: OfflineSt
     assert bad["outcome"] == "REJECTED" and bad["rejection"]["code"] == "ERROR_UNREADABLE_MANIFEST"
 
 
+def test_a_gzip_over_the_services_line_limit_is_rejected_before_anything_is_sent(stack: OfflineStack) -> None:
+    # 250,001 lines (blank ones count) in a 250-byte gzip: refused as soon as reading crosses the limit.
+    body = CLEAN.read_bytes() + b"\n" * 250_001
+    stack.drop("incoming/demo-project/train/too-many.jsonl.gz", gzip.compress(body))
+    (execution,) = stack.wait_until_idle()
+    assert execution["status"] == "FAILED" and execution["error"] == "ManifestRejected"
+    report = only_report(stack)
+    assert report["outcome"] == "REJECTED" and report["rejection"]["code"] == "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
+    assert "250,000 lines" in report["rejection"]["message"]
+    assert not [c for c in stack.service.calls if c.operation == "UpdateDatasetEntries"]
+
+
 def test_update_that_outlasts_the_poll_timeout_fails_with_an_alert() -> None:
     config = OfflineConfig(time_scale=0.001, update_seconds=10_000, poll_timeout_seconds=120)
     with OfflineStack(config) as stack:

@@ -1,11 +1,13 @@
 import io
 import json
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labelsync.domain import rules
 from labelsync.domain.planning import PLAN_READY, PLAN_REJECTED, LineNumbers, plan_manifest
 
 
@@ -113,3 +115,41 @@ def test_line_numbers_kept_as_runs_read_back_as_a_list(gaps_and_runs: list[tuple
     assert kept.count == len(expected)
     assert [kept[position] for position in range(len(expected))] == expected
     assert len(kept.starts) <= len(gaps_and_runs)  # consecutive lines share a run
+
+
+def test_a_manifest_over_the_services_line_limit_is_refused_when_reading_crosses_it() -> None:
+    limit = rules.MAX_MANIFEST_LINES
+    at_limit = plan_manifest(opener(line("s3://b/a.jpg") + b"\n" * limit), chunk_limit=5 << 20, sink=MemorySink())
+    assert at_limit.status == PLAN_READY and at_limit.counts.lines_read == limit
+    over = plan_manifest(opener(b"\n" * (limit + 1)), chunk_limit=5 << 20, sink=MemorySink())
+    assert over.status == PLAN_REJECTED and over.reason is not None
+    assert over.reason[0] == "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM" and "250,000 lines" in over.reason[1]
+    assert over.counts.lines_read < limit  # stopped at the block that crossed, nothing after it read
+
+
+def test_a_gzip_that_expands_past_the_size_limit_is_refused_as_soon_as_it_crosses_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rules, "MAX_MANIFEST_BYTES", 100_000)
+    read: list[int] = []
+
+    class Endless(io.RawIOBase):
+        """One line that never ends, as a gzip bomb decompresses."""
+
+        def readinto(self, buffer: Any) -> int:
+            buffer[:] = b"x" * len(buffer)
+            read.append(len(buffer))
+            return len(buffer)
+
+    plan = plan_manifest(lambda: Endless(), chunk_limit=5 << 20, sink=MemorySink(), block_size=4096)  # type: ignore[arg-type,return-value]
+    assert plan.status == PLAN_REJECTED and plan.reason is not None
+    assert plan.reason[0] == "ERROR_MANIFEST_SIZE_TOO_LARGE" and "over 100,000 bytes" in plan.reason[1]
+    assert 100_000 < sum(read) <= 100_000 + 4096
+
+
+def test_a_long_bad_source_ref_is_quoted_short() -> None:
+    bad = "x" * 99_000
+    plan = plan_manifest(opener(json.dumps({"source-ref": bad}).encode()), chunk_limit=5 << 20, sink=MemorySink())
+    (rejection,) = plan.rejections
+    assert rejection.code == "ERROR_INVALID_SOURCE_REF_FORMAT" and "(99,000 characters)" in rejection.message
+    assert len(rejection.message) < 400

@@ -8,10 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 BOM = b"\xef\xbb\xbf"
 BLOCK_SIZE = 1 << 20
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class OverBudget(Exception):
+    """More bytes came out of a stream than its budget allows."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"over {size:,} bytes read")
+        self.size = size
+
+
+class BudgetReader:
+    """Reads a stream and raises OverBudget as soon as more than `budget` bytes came out of it:
+    a gzip that expands without end is stopped at the budget, not read to its end."""
+
+    def __init__(self, stream: Readable, budget: int) -> None:
+        self.stream, self.budget, self.size = stream, budget, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self.stream.read(size)
+        self.size += len(data)
+        if self.size > self.budget:
+            raise OverBudget(self.size)
+        return data
 
 
 @dataclass(slots=True)
@@ -48,7 +75,7 @@ class Batch:
             yield RawLine(self.first + index, data, len(data) if length is None else length)
 
 
-def read_batches(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[Batch]:
+def read_batches(stream: Readable, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[Batch]:
     """The same lines as `read_lines`, numbered the same way, a block at a time."""
     number = 1
     pending = b""
@@ -138,7 +165,7 @@ def _batch(number: int, buffer: bytes, max_bytes: int, lo: int = 0, hi: int | No
     return Batch(number, lines, oversize)
 
 
-def read_lines(stream: BinaryIO, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[RawLine]:
+def read_lines(stream: Readable, *, max_bytes: int, block_size: int = BLOCK_SIZE) -> Iterator[RawLine]:
     """One line at a time (for callers that do not need blocks)."""
     for batch in read_batches(stream, max_bytes=max_bytes, block_size=block_size):
         yield from batch.raw_lines()

@@ -27,7 +27,7 @@ from typing import BinaryIO, Protocol
 from labelsync.domain import rules
 from labelsync.domain.checker import Accepted, Checker, ConversionRecord, Rejection, Warning_
 from labelsync.domain.jsonl import dump_lines
-from labelsync.domain.lines import BLOCK_SIZE, Batch, RawLine, read_batches, read_lines
+from labelsync.domain.lines import BLOCK_SIZE, Batch, BudgetReader, OverBudget, RawLine, read_batches, read_lines
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 
 KEPT_ITEMS = 1000  # warnings and conversions kept in the plan itself; the side files have all
@@ -254,9 +254,22 @@ def _plan(
     plan = ManifestPlan(PLAN_READY, counts)
     checker = Checker(chunk_limit, warnings_as_rejections=warnings_as_rejections, label_rules=label_rules)
     state = _Pass1(sink, checker, plan, chunk_limit)
+    over = None
     with open_stream() as stream:
-        for batch in read_batches(stream, max_bytes=rules.MAX_LINE_BYTES, block_size=block_size):
-            state.batch(batch)
+        reader = BudgetReader(stream, rules.MAX_MANIFEST_BYTES)
+        try:
+            for batch in read_batches(reader, max_bytes=rules.MAX_LINE_BYTES, block_size=block_size):
+                over = rules.manifest_over_limit(counts.lines_read + batch.count, reader.size)
+                if over:
+                    break
+                state.batch(batch)
+        except OverBudget as exc:
+            over = rules.manifest_over_limit(counts.lines_read, exc.size)
+    if over:  # refused as soon as a limit is crossed: the counts are of the lines read until then
+        plan.status, plan.reason = PLAN_REJECTED, over
+        counts.rejected, counts.accepted = len(plan.rejections), len(state.hashes)
+        counts.warned, counts.converted = len(state.warned), len(state.converted)
+        return plan
 
     groups = _repeats(state)
     plan.superseded = _superseded(open_stream, groups) if groups else []

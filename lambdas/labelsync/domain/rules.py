@@ -41,6 +41,9 @@ BOX_CHECK_MAX_SIDE = 1280  # boxes are measured after scaling the image to this 
 MIN_BOX_SIDE = 1  # ... and must then be at least 1x1 px
 EDGE_SLACK = 1e-6  # float coordinates such as 143.60000000000002 are not off the frame
 MAX_INVALID_FRACTION = 0.20  # the service fails an update with more invalid lines than this
+MAX_MANIFEST_LINES = 250_000  # lines of one manifest file, blank and invalid ones included
+MAX_MANIFEST_BYTES = 1 << 30  # "1 GB", read as 1 GiB (the larger reading), counted after decompression
+MAX_QUOTED_CHARS = 200  # a message quotes at most this much of a value (a source-ref can be 100,000 characters)
 
 # -- codes: what the service drops silently (the line is rejected, never sent) -----------------------
 INVALID_UTF8 = "ERROR_INVALID_UTF8"
@@ -74,6 +77,8 @@ INVISIBLE_IN_SOURCE_REF = "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF"
 # -- codes: the whole manifest is refused (nothing is sent) -------------------------------------------
 EMPTY_MANIFEST = "ERROR_EMPTY_MANIFEST"
 TOO_MANY_RECORDS_IN_ERROR = "ERROR_TOO_MANY_RECORDS_IN_ERROR"
+MANIFEST_ROWS_EXCEEDS_MAXIMUM = "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
+MANIFEST_SIZE_TOO_LARGE = "ERROR_MANIFEST_SIZE_TOO_LARGE"
 
 REJECTION_CODES = (
     INVALID_UTF8,
@@ -169,7 +174,14 @@ def parse(data: bytes, length: int) -> Parsed | Failure:
     if type(source_ref) is not str:
         return INVALID_SOURCE_REF, f"'source-ref' {json.dumps(source_ref)[:80]!r} is not an s3://bucket/key URI", None
     named = source_ref if _encodable(source_ref) else None
-    return INVALID_SOURCE_REF, f"'source-ref' {source_ref!r} is not an s3://bucket/key URI", named
+    return INVALID_SOURCE_REF, f"'source-ref' {quote(source_ref)} is not an s3://bucket/key URI", named
+
+
+def quote(text: str) -> str:
+    """`text` as a message shows it: repr, cut to MAX_QUOTED_CHARS characters with its length said."""
+    if len(text) <= MAX_QUOTED_CHARS:
+        return repr(text)
+    return f"{text[:MAX_QUOTED_CHARS]!r}... ({len(text):,} characters)"
 
 
 def _encodable(text: str) -> bool:
@@ -475,6 +487,24 @@ def _boxes(
 
 
 # -- the whole manifest ---------------------------------------------------------------------------------
+def manifest_over_limit(lines: int, size: int) -> Finding | None:
+    """The service's file limits: checked while reading, so a manifest over one (a gzip that expands
+    without end, a file of blank lines) is refused as soon as it crosses it, not read to the end."""
+    if size > MAX_MANIFEST_BYTES:
+        return (
+            MANIFEST_SIZE_TOO_LARGE,
+            f"the manifest is over {MAX_MANIFEST_BYTES:,} bytes (1 GB, the service's limit; counted after "
+            "decompression); reading stopped there and nothing was sent (the counts are of the lines checked before)",
+        )
+    if lines > MAX_MANIFEST_LINES:
+        return (
+            MANIFEST_ROWS_EXCEEDS_MAXIMUM,
+            f"the manifest has over {MAX_MANIFEST_LINES:,} lines (the service's limit; blank and invalid lines "
+            "count); reading stopped there and nothing was sent (the counts are of the lines checked before)",
+        )
+    return None
+
+
 def manifest_refusal(lines: int, rejected: int) -> Finding | None:
     """Why the whole manifest is refused before sending: nothing in it, or more invalid lines than the
     service tolerates (it would fail the whole update). `lines` counts the non-blank lines."""
