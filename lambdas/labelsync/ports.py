@@ -12,8 +12,20 @@ from typing import Any, BinaryIO, Protocol
 from labelsync.domain.turns import LastRun, Lock, Ticket
 
 
+class ObjectNotReadable(Exception):
+    """The object version is not there to read: deleted (or replaced in an unversioned bucket) since its
+    event, or not readable by this function. Waiting or retrying does not bring it back."""
+
+    def __init__(self, bucket: str, key: str, version_id: str | None, reason: str) -> None:
+        version = f" version {version_id}" if version_id else ""
+        super().__init__(f"s3://{bucket}/{key}{version} could not be read: {reason}")
+        self.bucket, self.key, self.version_id, self.reason = bucket, key, version_id, reason
+
+
 class ObjectStore(Protocol):
-    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO: ...
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> BinaryIO:
+        """The object (that version), streamed; raises ObjectNotReadable when it is gone."""
+        ...
 
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None: ...
 

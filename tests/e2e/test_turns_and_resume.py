@@ -109,6 +109,27 @@ def test_a_late_event_for_an_older_manifest_does_not_overwrite_newer_lines(
     assert older["reconciliation"]["accounted"]["applied"] == 5 and older["reconciliation"]["balanced"]
 
 
+def test_a_manifest_version_deleted_before_planning_is_rejected_with_an_alert(stack: OfflineStack) -> None:
+    # The user took the upload back before the plan step ran: an alert naming the key and version, no crash.
+    held: list[AsyncDelivery] = []
+    stack.runtime.async_interceptor = hold(held)
+    key = TRAIN + "taken-back.jsonl"
+    version = stack.drop(key, manifest("gone", range(0, 3)))["VersionId"]
+    stack.runtime.async_interceptor = None
+    stack.client("s3").delete_object(Bucket=stack.config.bucket, Key=key, VersionId=version)
+    (event,) = held
+    stack.runtime.deliver(event)
+    (execution,) = stack.wait_until_idle()
+    assert execution["status"] == "FAILED" and execution["error"] == "ManifestRejected"
+    (plan,) = invocations(stack, "PlanManifest")
+    assert plan.error is None  # planned once, not retried
+    (report,) = stack.reports()
+    assert report["outcome"] == "REJECTED"
+    assert report["rejection"]["code"] == "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
+    assert key in report["rejection"]["message"] and version in report["rejection"]["message"]
+    assert not [c for c in stack.service.calls if c.operation == "UpdateDatasetEntries"]
+
+
 def wait_for(condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

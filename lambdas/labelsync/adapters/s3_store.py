@@ -5,6 +5,16 @@ from __future__ import annotations
 import gzip
 from typing import Any, BinaryIO, cast
 
+from botocore.exceptions import ClientError
+
+from labelsync.ports import ObjectNotReadable
+
+# GetObject's answers for a version that is gone: 404 with s3:ListBucket, 403 without it (the plan
+# function has none), 405 for a delete marker's own version id, 400 for a version id S3 never issued.
+GONE = frozenset(
+    {"NoSuchKey", "NoSuchVersion", "404", "AccessDenied", "403", "MethodNotAllowed", "405", "InvalidArgument"}
+)
+
 
 class S3Store:
     def __init__(self, s3: Any) -> None:
@@ -14,7 +24,14 @@ class S3Store:
         kwargs: dict[str, str] = {"Bucket": bucket, "Key": key}
         if version_id and version_id != "null":
             kwargs["VersionId"] = version_id
-        body = self._s3.get_object(**kwargs)["Body"]
+        try:
+            body = self._s3.get_object(**kwargs)["Body"]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if str(error.get("Code")) not in GONE:
+                raise
+            reason = f"{error.get('Code')}: {error.get('Message') or 'no message'}"
+            raise ObjectNotReadable(bucket, key, kwargs.get("VersionId"), reason) from exc
         raw = cast(BinaryIO, _ClosingStream(body))
         if key.lower().endswith(".gz"):
             return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))

@@ -29,10 +29,11 @@ from labelsync.domain.planning import (
 from labelsync.domain.routing import RouteRejected, Target, route
 from labelsync.domain.runs import ManifestRef, RunLayout, execution_name
 from labelsync.domain.turns import Ticket, order_key
-from labelsync.ports import Executions, ObjectStore, RunLedger
+from labelsync.ports import Executions, ObjectNotReadable, ObjectStore, RunLedger
 from labelsync.settings import Settings
 
 PLAN_SCHEMA = "labelsync.plan/v1"
+MANIFEST_INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"  # the service's code for the same
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _Store
             sink=sink,
             warnings_as_rejections=settings.warnings_as_rejections,
         )
+    except ObjectNotReadable as exc:  # deleted since its event: the user took the upload back
+        message = f"{exc}; it was deleted before it could be planned, or this function may not read it"
+        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(MANIFEST_INACCESSIBLE, message))
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or fake .gz file
         message = f"the manifest could not be read: {type(exc).__name__}: {exc}"
         return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=("ERROR_UNREADABLE_MANIFEST", message))
