@@ -421,14 +421,17 @@ def check_plan(data: bytes, plan: ManifestPlan, sink: Sink, limit: int) -> None:
         raise Unclassified(f"counts do not add up: {c}")
     if c.lines_read != expected_lines(data):
         raise Unclassified(f"{c.lines_read} lines read, the file has {expected_lines(data)}")
-    if len(plan.rejections) != c.rejected or len(plan.superseded) != c.superseded:
+    rejected = [json.loads(x) for x in b"".join(sink.side.get("rejects", [])).split(b"\n")[:-1]]
+    if len(rejected) != c.rejected or len(plan.superseded) != c.superseded:
         raise Unclassified("a rejected or superseded line is not listed")
-    numbers = [r.line for r in plan.rejections] + [s.line for s in plan.superseded]
+    if [r.as_dict() for r in plan.rejections] != rejected[: len(plan.rejections)]:
+        raise Unclassified("the plan's rejections are not the first of the rejects file")
+    numbers = [r["line"] for r in rejected] + [s.line for s in plan.superseded]
     if len(set(numbers)) != len(numbers) or not all(1 <= n <= c.lines_read for n in numbers):
         raise Unclassified("a line is classified twice or out of range")
-    for rejection in plan.rejections:
-        if rejection.code not in LINE_CODES or not rejection.message:
-            raise Unclassified(f"rejection without a known code or a message: {rejection}")
+    for item in rejected:
+        if item["code"] not in LINE_CODES or not item["message"]:
+            raise Unclassified(f"rejection without a known code or a message: {item}")
     # The run files, serialized as the plan Lambda does.
     dump_lines(r.as_dict() for r in plan.rejections)
     dump_lines(s.as_dict() for s in plan.superseded)

@@ -47,7 +47,7 @@ MAX_SECONDS = 30.0  # the service maximum, planned on this machine
 MAX_RSS_MB = 200.0
 MIN_RATIO = 0.6  # plan throughput / naive throughput
 MIN_HEADROOM = 5.0  # the plan function's timeout over the time measured here (a Lambda is slower than this machine)
-SIDE_FILES = ("source-refs", "warnings", "conversions")
+SIDE_FILES = ("source-refs", "warnings", "conversions", "rejects")
 
 
 def generate(path: Path, *, lines: int | None = None, size_mb: int | None = None, seed: int = 7) -> tuple[int, int]:

@@ -79,7 +79,10 @@ def result(target: str, plan: ManifestPlan, sink: CountingSink, warnings_as_reje
         "supersededLines": [s.as_dict() for s in plan.superseded],
         "warnings": [w.as_dict() for w in plan.warnings],
         "conversions": [c.as_dict() for c in plan.conversions],
-        "listsCut": {"warnings": plan.counts.warnings > len(plan.warnings)},
+        "listsCut": {
+            "rejections": plan.counts.rejected > len(plan.rejections),
+            "warnings": plan.counts.warnings > len(plan.warnings),
+        },
         "chunks": [chunk.as_dict() for chunk in plan.chunks],
     }
 
@@ -98,28 +101,36 @@ def human(report: dict[str, Any], out: IO[str]) -> None:
     else:
         print(f"  would send {c['chunks']:,} chunk(s), {c['bytesAccepted']:,} bytes", file=out)
     sections = (
-        ("rejected (not sent)", report["rejectedLines"], lambda r: f"{r['code']}: {r['message']}"),
+        ("rejected (not sent)", report["rejectedLines"], c["rejected"], lambda r: f"{r['code']}: {r['message']}"),
         (
             "superseded (a later line has the same source-ref)",
             report["supersededLines"],
+            len(report["supersededLines"]),
             lambda s: f"superseded by line {s['supersededBy']}",
         ),
-        ("warnings (sent, the service will flag them)", report["warnings"], lambda w: f"{w['code']}: {w['message']}"),
+        (
+            "warnings (sent, the service will flag them)",
+            report["warnings"],
+            c["warnings"],
+            lambda w: f"{w['code']}: {w['message']}",
+        ),
         (
             "converted multi-label attributes",
             report["conversions"],
+            len(report["conversions"]),
             lambda v: f"'{v['attribute']}' -> {', '.join(v['newAttributes'])}",
         ),
     )
-    for title, items, text in sections:
+    for title, items, total, text in sections:
         if not items:
             continue
         print(f"  {title}:", file=out)
         for item in items[:SHOWN]:
             ref = f" {item['sourceRef']}" if item.get("sourceRef") else ""
             print(f"    line {item['line']}{ref}: {text(item)}", file=out)
-        if len(items) > SHOWN:
-            print(f"    ... {len(items) - SHOWN:,} more (use --json)", file=out)
+        if total > SHOWN:
+            more = "use --json" if len(items) == total else f"--json lists the first {len(items):,}"
+            print(f"    ... {total - SHOWN:,} more ({more})", file=out)
     if report["warningCodes"]:
         codes = ", ".join(f"{code} x{count:,}" for code, count in report["warningCodes"].items())
         print(f"  warning codes: {codes}", file=out)
@@ -158,7 +169,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
         print(json.dumps(report, ensure_ascii=False), file=out)
     else:
         human(report, out)
-    return 0 if plan.status == PLAN_READY and not plan.rejections else 1
+    return 0 if plan.status == PLAN_READY and not plan.counts.rejected else 1
 
 
 if __name__ == "__main__":

@@ -224,12 +224,15 @@ def _redeploy_plan_env(stack: OfflineStack, **env: str) -> None:
 def test_gzipped_manifest_is_read_and_a_corrupt_one_is_rejected(stack: OfflineStack) -> None:
     stack.drop("incoming/demo-project/train/pets.jsonl.gz", gzip.compress(CLEAN.read_bytes()))
     stack.wait_until_idle()
-    stack.drop("incoming/demo-project/train/broken.jsonl.gz", gzip.compress(CLEAN.read_bytes())[:-20])
+    # A line rejected before the gzip breaks is not listed: the run lists none of an unread manifest's lines.
+    broken = gzip.compress(b"not json\n" + CLEAN.read_bytes() * 600)[:-20]  # past the first 1 MB read
+    stack.drop("incoming/demo-project/train/broken.jsonl.gz", broken)
     executions = stack.wait_until_idle()
     assert sorted(e["status"] for e in executions) == ["FAILED", "SUCCEEDED"]
     good, bad = stack.reports()
     assert good["outcome"] == "SUCCEEDED" and good["counts"]["accepted"] == 6
     assert bad["outcome"] == "REJECTED" and bad["rejection"]["code"] == "ERROR_UNREADABLE_MANIFEST"
+    assert bad["rejectedLines"] == [] and bad["reconciliation"]["balanced"]
 
 
 def test_a_gzip_over_the_services_line_limit_is_rejected_before_anything_is_sent(stack: OfflineStack) -> None:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelsync.domain import rules
-from labelsync.domain.planning import PLAN_READY, PLAN_REJECTED, LineNumbers, plan_manifest
+from labelsync.domain.planning import KEPT_ITEMS, PLAN_READY, PLAN_REJECTED, LineNumbers, plan_manifest
 
 
 class MemorySink:
@@ -153,3 +153,14 @@ def test_a_long_bad_source_ref_is_quoted_short() -> None:
     (rejection,) = plan.rejections
     assert rejection.code == "ERROR_INVALID_SOURCE_REF_FORMAT" and "(99,000 characters)" in rejection.message
     assert len(rejection.message) < 400
+
+
+def test_rejected_lines_go_to_the_side_file_and_memory_keeps_a_count_and_the_first() -> None:
+    body = b"not json\n" * (KEPT_ITEMS + 500) + b"".join(line(f"s3://b/{n}.jpg") + b"\n" for n in range(10_000))
+    sink = MemorySink()
+    plan = plan_manifest(opener(body), chunk_limit=5 << 20, sink=sink, block_size=4096)
+    assert plan.status == PLAN_READY and plan.counts.rejected == KEPT_ITEMS + 500
+    assert len(plan.rejections) == KEPT_ITEMS and plan.rejections[-1].line == KEPT_ITEMS
+    listed = [json.loads(x) for x in sink.side["rejects"].splitlines()]
+    assert [r["line"] for r in listed] == list(range(1, KEPT_ITEMS + 501))
+    assert listed[:KEPT_ITEMS] == [r.as_dict() for r in plan.rejections]

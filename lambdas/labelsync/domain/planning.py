@@ -39,6 +39,7 @@ PLAN_REJECTED = "REJECTED"
 SOURCE_REFS = "source-refs"
 WARNINGS = "warnings"
 CONVERSIONS = "conversions"
+REJECTS = "rejects"
 
 
 class PlanSink(Protocol):
@@ -47,7 +48,7 @@ class PlanSink(Protocol):
         ...
 
     def append(self, name: str, data: bytes) -> None:
-        """Append JSON lines to one of the side files (SOURCE_REFS, WARNINGS, CONVERSIONS)."""
+        """Append JSON lines to one of the side files (SOURCE_REFS, WARNINGS, CONVERSIONS, REJECTS)."""
         ...
 
 
@@ -94,7 +95,7 @@ class ManifestPlan:
     status: str
     counts: PlanCounts
     chunks: list[ChunkInfo] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)  # the first KEPT_ITEMS; REJECTS has all
     superseded: list[Superseded] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)  # the first KEPT_ITEMS
     conversions: list[ConversionRecord] = field(default_factory=list)  # the first KEPT_ITEMS
@@ -144,6 +145,7 @@ class _Pass1:
         counts = self.plan.counts
         counts.lines_read += batch.count
         check = self.checker.check
+        rejected: list[Rejection] = []
         refs: list[str] = []
         numbers: list[int] = []
         for line in batch.raw_lines():
@@ -154,7 +156,7 @@ class _Pass1:
                 continue
             verdict = check(line)
             if type(verdict) is Rejection:
-                self.plan.rejections.append(verdict)
+                rejected.append(verdict)
                 self.skip.add(line.number)
                 self.packer = None
                 continue
@@ -171,6 +173,12 @@ class _Pass1:
             self.hashes.extend(map(hash, refs))
             self.numbers.extend(numbers)
             self.sink.append(SOURCE_REFS, dump_lines(refs))
+        if rejected:  # all to the side file; in memory, a count and the first KEPT_ITEMS
+            counts.rejected += len(rejected)
+            room = KEPT_ITEMS - len(self.plan.rejections)
+            if room > 0:
+                self.plan.rejections += rejected[:room]
+            self.sink.append(REJECTS, dump_lines(r.as_dict() for r in rejected))
 
     def _record(self, verdict: Accepted, line: RawLine) -> None:
         counts = self.plan.counts
@@ -267,13 +275,12 @@ def _plan(
             over = rules.manifest_over_limit(counts.lines_read, exc.size)
     if over:  # refused as soon as a limit is crossed: the counts are of the lines read until then
         plan.status, plan.reason = PLAN_REJECTED, over
-        counts.rejected, counts.accepted = len(plan.rejections), len(state.hashes)
+        counts.accepted = len(state.hashes)
         counts.warned, counts.converted = len(state.warned), len(state.converted)
         return plan
 
     groups = _repeats(state)
     plan.superseded = _superseded(open_stream, groups) if groups else []
-    counts.rejected = len(plan.rejections)
     counts.superseded = len(plan.superseded)
     counts.accepted = len(state.hashes) - len(plan.superseded)
     plan.warning_codes = dict(sorted(state.codes.items()))

@@ -20,6 +20,7 @@ from labelsync.domain.planning import (
     CONVERSIONS,
     KEPT_ITEMS,
     PLAN_REJECTED,
+    REJECTS,
     SOURCE_REFS,
     WARNINGS,
     ManifestPlan,
@@ -77,6 +78,12 @@ class _StoreSink:
     def close(self) -> None:
         for spool in self.side.values():
             spool.close()
+
+    def discard(self) -> None:
+        """Forget the side files of a plan that could not finish: the run lists none of its lines."""
+        self.close()
+        self.side.clear()
+        self.digests.clear()
 
 
 def plan_and_start(
@@ -142,9 +149,11 @@ def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _Store
             warnings_as_rejections=settings.warnings_as_rejections,
         )
     except ObjectNotReadable as exc:  # deleted since its event: the user took the upload back
+        sink.discard()
         message = f"{exc}; it was deleted before it could be planned, or this function may not read it"
         return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(MANIFEST_INACCESSIBLE, message))
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or fake .gz file
+        sink.discard()
         message = f"the manifest could not be read: {type(exc).__name__}: {exc}"
         return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=("ERROR_UNREADABLE_MANIFEST", message))
 
@@ -161,11 +170,11 @@ def _write_run_files(
 ) -> None:
     ndjson = "application/x-ndjson"
     bucket = settings.bucket
-    store.put_bytes(bucket, layout.rejects_key, dump_lines(r.as_dict() for r in plan.rejections), content_type=ndjson)
     store.put_bytes(
         bucket, layout.superseded_key, dump_lines(s.as_dict() for s in plan.superseded), content_type=ndjson
     )
     spooled = (
+        (REJECTS, layout.rejects_key),
         (SOURCE_REFS, layout.source_refs_key),
         (WARNINGS, layout.warnings_key),
         (CONVERSIONS, layout.conversions_key),
@@ -189,6 +198,7 @@ def _write_run_files(
         "warnings": [w.as_dict() for w in plan.warnings],
         "conversions": [c.as_dict() for c in plan.conversions],
         "listsCut": {
+            "rejections": plan.counts.rejected > len(plan.rejections),
             "warnings": plan.counts.warnings > len(plan.warnings),
             "conversions": plan.counts.converted > KEPT_ITEMS,
         },
