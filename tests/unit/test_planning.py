@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labelsync.domain import rules
+from labelsync.domain.jsonl import dump_lines, dump_strings
 from labelsync.domain.planning import KEPT_ITEMS, PLAN_READY, PLAN_REJECTED, LineNumbers, plan_manifest
 
 
@@ -164,3 +165,9 @@ def test_rejected_lines_go_to_the_side_file_and_memory_keeps_a_count_and_the_fir
     listed = [json.loads(x) for x in sink.side["rejects"].splitlines()]
     assert [r["line"] for r in listed] == list(range(1, KEPT_ITEMS + 501))
     assert listed[:KEPT_ITEMS] == [r.as_dict() for r in plan.rejections]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20), max_size=10))
+def test_the_source_refs_side_file_is_written_as_json_dumps_would(refs: list[str]) -> None:
+    assert dump_strings(refs) == dump_lines(refs)

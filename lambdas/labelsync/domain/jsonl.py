@@ -6,7 +6,11 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
+
 from labelsync.domain.lines import split_lines
+
+_encode = msgspec.json.encode
 
 
 def utf8_json(item: Any, **options: Any) -> bytes:
@@ -23,6 +27,15 @@ def utf8_json(item: Any, **options: Any) -> bytes:
 
 def dump_lines(items: Iterable[Any]) -> bytes:
     return b"".join(utf8_json(item) + b"\n" for item in items)
+
+
+def dump_strings(items: list[str]) -> bytes:
+    """JSON strings one per line: the bytes `dump_lines` writes for strings that are valid Unicode
+    (msgspec escapes as json.dumps(ensure_ascii=False) does), several times faster; the plan step
+    writes one per accepted line."""
+    if not items:
+        return b""
+    return b"\n".join(map(_encode, items)) + b"\n"
 
 
 def load_lines(data: bytes) -> Iterator[Any]:

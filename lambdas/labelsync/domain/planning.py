@@ -26,7 +26,7 @@ from typing import BinaryIO, Protocol
 
 from labelsync.domain import rules
 from labelsync.domain.checker import Accepted, Checker, ConversionRecord, Rejection, Warning_
-from labelsync.domain.jsonl import dump_lines
+from labelsync.domain.jsonl import dump_lines, dump_strings
 from labelsync.domain.lines import BLOCK_SIZE, Batch, BudgetReader, OverBudget, RawLine, read_batches, read_lines
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 
@@ -172,7 +172,7 @@ class _Pass1:
         if refs:
             self.hashes.extend(map(hash, refs))
             self.numbers.extend(numbers)
-            self.sink.append(SOURCE_REFS, dump_lines(refs))
+            self.sink.append(SOURCE_REFS, dump_strings(refs))  # accepted refs are valid Unicode
         if rejected:  # all to the side file; in memory, a count and the first KEPT_ITEMS
             counts.rejected += len(rejected)
             room = KEPT_ITEMS - len(self.plan.rejections)
