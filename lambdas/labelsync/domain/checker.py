@@ -100,7 +100,7 @@ class Checker:
                 too_long = rules.converted_too_long(data)
                 if too_long:
                     return Rejection(line.number, rules.LINE_TOO_LONG, too_long, ref)
-        too_big = rules.fits_chunk(len(data), self.chunk_limit)
+        too_big = rules.over_chunk_limit(len(data), self.chunk_limit)
         if too_big:
             return Rejection(line.number, rules.LINE_EXCEEDS_CHUNK, too_big, ref)
         if self.label_rules:

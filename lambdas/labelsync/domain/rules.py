@@ -2,14 +2,15 @@
 
 This module is the only place a line rule is written (FACTS section 1). Two kinds:
 
-- what the service drops without a word (`parse`, `fits_chunk`): such a line is
+- what the service drops without a word (`parse`, `over_chunk_limit`): such a line is
   rejected before sending, with its line number, its code and the rule in words;
 - what the service keeps but flags (`label_warnings`, `source_ref_warnings`,
   `bucket_finding`): the line is sent and reported with the service's code as a
   warning (or rejected when `warningsAsRejections` is set).
 
-And one rule of the whole manifest (`manifest_refusal`). `checker.Checker`
-applies them in order; nothing else decides whether a line is sent.
+And the rules of the whole manifest: its file limits while it is read (`manifest_over_limit`),
+then its content (`manifest_refusal`). `checker.Checker` applies the line rules in order;
+nothing else decides whether a line is sent.
 
 Every rule is cheap when the line passes: messages are built only for lines that
 fail, and numbers are type-checked inline (a plan reads up to 250,000 lines of up
@@ -79,6 +80,8 @@ EMPTY_MANIFEST = "ERROR_EMPTY_MANIFEST"
 TOO_MANY_RECORDS_IN_ERROR = "ERROR_TOO_MANY_RECORDS_IN_ERROR"
 MANIFEST_ROWS_EXCEEDS_MAXIMUM = "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
 MANIFEST_SIZE_TOO_LARGE = "ERROR_MANIFEST_SIZE_TOO_LARGE"
+MANIFEST_INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"  # the event's version is gone
+UNREADABLE_MANIFEST = "ERROR_UNREADABLE_MANIFEST"  # ours: not a gzip, or a truncated one
 
 REJECTION_CODES = (
     INVALID_UTF8,
@@ -192,7 +195,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def fits_chunk(size: int, chunk_limit: int) -> str | None:
+def over_chunk_limit(size: int, chunk_limit: int) -> str | None:
     """Why a line of `size` bytes (plus its newline) cannot go in any chunk strictly under the limit."""
     if size + 1 < chunk_limit:
         return None

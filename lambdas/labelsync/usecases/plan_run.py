@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from labelsync import clock
+from labelsync.domain import rules
 from labelsync.domain.jsonl import dump_lines
 from labelsync.domain.planning import (
     CONVERSIONS,
@@ -34,7 +35,6 @@ from labelsync.ports import Executions, ObjectNotReadable, ObjectStore, RunLedge
 from labelsync.settings import Settings
 
 PLAN_SCHEMA = "labelsync.plan/v1"
-MANIFEST_INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"  # the service's code for the same
 
 
 @dataclass(frozen=True)
@@ -151,11 +151,11 @@ def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _Store
     except ObjectNotReadable as exc:  # deleted since its event: the user took the upload back
         sink.discard()
         message = f"{exc}; it was deleted before it could be planned, or this function may not read it"
-        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(MANIFEST_INACCESSIBLE, message))
+        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(rules.MANIFEST_INACCESSIBLE, message))
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or fake .gz file
         sink.discard()
         message = f"the manifest could not be read: {type(exc).__name__}: {exc}"
-        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=("ERROR_UNREADABLE_MANIFEST", message))
+        return ManifestPlan(PLAN_REJECTED, PlanCounts(), reason=(rules.UNREADABLE_MANIFEST, message))
 
 
 def _write_run_files(
