@@ -10,16 +10,29 @@ from typing import Any
 
 from constructs import Node
 
+from infra.function_specs import APPLY, RECORD_CHUNK, REPORT, RESOLVE, TAKE_TURN
 from labelsync.settings import ProjectPolicy, SettingsError, parse_projects
 
-# Rekognition project names (CreateProject ProjectName): also keeps IAM wildcards out of ARNs.
-PROJECT_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
-POWERTOOLS_VERSION = re.compile(r"^(\d+\.\d+\.\d+|latest)$")
 # UpdateDatasetEntries Changes.GroundTruth maximum in the service model.
 MAX_CHUNK_BYTES = 5_242_880
 # Lambda caps all environment variables of a function at 4 KB together; leave room for the others.
 MAX_PROJECTS_JSON = 3_072
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+# A KMS key ARN as AWS writes it: partition, region, account, and a key id that is a UUID or, for a
+# multi-Region key, "mrk-" and 32 hex digits. Aliases (alias/...) are not keys: grants and key policies
+# need the key itself.
+KMS_KEY_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov|-iso|-iso-[a-z])?:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/"
+    r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+# Step Functions' longest Standard execution (one year): the derived TimeoutSeconds must fit.
+MAX_EXECUTION_SECONDS = 31_536_000
+# Lambda tasks are retried on a timeout (Sandbox.Timedout) twice: three attempts at most.
+TASK_ATTEMPTS = 3
+# Context keys that no longer exist, and why (a silently ignored key would mislead).
+REMOVED_KEYS = {
+    "powertoolsVersion": "Powertools is bundled into the functions' code asset, pinned in lambdas/requirements.txt; "
+    "remove the key (there is no layer to choose any more)",
+}
 SQS_QUEUE_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # CloudWatch Logs accepts only these retention periods (days).
@@ -63,7 +76,6 @@ DEFAULTS: dict[str, Any] = {
     "incomingPrefix": "incoming/",
     "workPrefix": "runs/",
     "workRetentionDays": 30,
-    "powertoolsVersion": "3.37.0",
     "noncurrentRetentionDays": 90,
     "accessLogRetentionDays": 365,
     "logRetentionDays": 30,
@@ -72,7 +84,30 @@ DEFAULTS: dict[str, Any] = {
     "rejectedLinesAlarmThreshold": 1000,
     "nagChecks": True,
     "warningsAsRejections": False,
+    "refuseUnusable": False,
+    "turnWaitSeconds": 86_400,
+    "maxChunksPerRun": 200,
 }
+
+
+@dataclass(frozen=True)
+class ExecutionBudget:
+    """The state machine's top-level TimeoutSeconds and the parts it is made of (docs/deploy.md).
+
+    Each part is the longest that step may legitimately take: the wait for the dataset's turn, creating
+    a missing dataset, every chunk of a run of `chunks` chunks needing the full poll timeout, and the
+    report. A run over budget ends TIMED_OUT: ExecutionsTimedOut fires and the run's alert is sent.
+    """
+
+    turn_wait: int
+    dataset: int
+    per_chunk: int
+    chunks: int
+    report: int
+
+    @property
+    def total(self) -> int:
+        return self.turn_wait + self.dataset + self.per_chunk * self.chunks + self.report
 
 
 @dataclass(frozen=True)
@@ -102,7 +137,6 @@ class PipelineConfig:
     incoming_prefix: str = DEFAULTS["incomingPrefix"]
     work_prefix: str = DEFAULTS["workPrefix"]
     work_retention_days: int = DEFAULTS["workRetentionDays"]
-    powertools_version: str = DEFAULTS["powertoolsVersion"]
     noncurrent_retention_days: int = DEFAULTS["noncurrentRetentionDays"]
     access_log_retention_days: int = DEFAULTS["accessLogRetentionDays"]
     log_retention_days: int = DEFAULTS["logRetentionDays"]
@@ -111,11 +145,14 @@ class PipelineConfig:
     rejected_lines_alarm_threshold: int = DEFAULTS["rejectedLinesAlarmThreshold"]
     nag_checks: bool = DEFAULTS["nagChecks"]
     warnings_as_rejections: bool = DEFAULTS["warningsAsRejections"]
+    refuse_unusable: bool = DEFAULTS["refuseUnusable"]
+    turn_wait_seconds: int = DEFAULTS["turnWaitSeconds"]
+    max_chunks_per_run: int = DEFAULTS["maxChunksPerRun"]
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineConfig:
         """Read every key from context (cdk.json or `-c key=value`, where values arrive as strings)."""
-        return cls.from_mapping({key: node.try_get_context(key) for key in DEFAULTS})
+        return cls.from_mapping({key: node.try_get_context(key) for key in (*DEFAULTS, *REMOVED_KEYS)})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PipelineConfig:
@@ -124,6 +161,10 @@ class PipelineConfig:
         def get(key: str) -> Any:
             value = values.get(key)
             return DEFAULTS[key] if value is None else value
+
+        for key, why in REMOVED_KEYS.items():
+            if values.get(key) is not None:
+                raise ConfigError(f"{key} is no longer a setting: {why}")
 
         config = cls(
             projects=_projects(get("projects")),
@@ -135,7 +176,6 @@ class PipelineConfig:
             incoming_prefix=_prefix("incomingPrefix", get("incomingPrefix")),
             work_prefix=_prefix("workPrefix", get("workPrefix")),
             work_retention_days=_int("workRetentionDays", get("workRetentionDays"), 1),
-            powertools_version=_powertools(get("powertoolsVersion")),
             noncurrent_retention_days=_int("noncurrentRetentionDays", get("noncurrentRetentionDays"), 1),
             access_log_retention_days=_int("accessLogRetentionDays", get("accessLogRetentionDays"), 1),
             log_retention_days=_log_retention(get("logRetentionDays")),
@@ -144,6 +184,9 @@ class PipelineConfig:
             rejected_lines_alarm_threshold=_int("rejectedLinesAlarmThreshold", get("rejectedLinesAlarmThreshold"), 1),
             nag_checks=_bool("nagChecks", get("nagChecks")),
             warnings_as_rejections=_bool("warningsAsRejections", get("warningsAsRejections")),
+            refuse_unusable=_bool("refuseUnusable", get("refuseUnusable")),
+            turn_wait_seconds=_int("turnWaitSeconds", get("turnWaitSeconds"), 0),
+            max_chunks_per_run=_int("maxChunksPerRun", get("maxChunksPerRun"), 1),
         )
         config._check_consistency()
         return config
@@ -162,6 +205,28 @@ class PipelineConfig:
             raise ConfigError(
                 f"projects is {size} characters of JSON; Lambda environments allow about {MAX_PROJECTS_JSON}"
             )
+        total = self.execution_budget().total
+        if total > MAX_EXECUTION_SECONDS:
+            raise ConfigError(
+                f"turnWaitSeconds, maxChunksPerRun and pollTimeoutSeconds give an execution timeout of {total} s; "
+                f"Step Functions allows at most {MAX_EXECUTION_SECONDS} s (one year)"
+            )
+
+    def execution_budget(self) -> ExecutionBudget:
+        """TimeoutSeconds = turn wait + dataset creation + maxChunksPerRun x per-chunk budget + report.
+
+        Per chunk: ApplyChunk (three attempts), the poll timeout, RecordChunk (three attempts). The dataset:
+        ResolveDataset (three attempts) and, for a new dataset, the poll timeout. Turn: turnWaitSeconds and
+        the TakeTurn call that grants it. Report: ReportRun, three attempts.
+        """
+        poll = self.poll_timeout_seconds
+        return ExecutionBudget(
+            turn_wait=self.turn_wait_seconds + TAKE_TURN.timeout_seconds,
+            dataset=TASK_ATTEMPTS * RESOLVE.timeout_seconds + poll,
+            per_chunk=TASK_ATTEMPTS * (APPLY.timeout_seconds + RECORD_CHUNK.timeout_seconds) + poll,
+            chunks=self.max_chunks_per_run,
+            report=TASK_ATTEMPTS * REPORT.timeout_seconds,
+        )
 
     def projects_json(self) -> str:
         """The ALLOWED_PROJECTS value, in the shape labelsync.settings.parse_projects reads."""
@@ -189,8 +254,6 @@ def _projects(value: Any) -> dict[str, ProjectPolicy]:
     except SettingsError as exc:
         raise ConfigError(f"projects: {exc}") from exc
     for name, policy in projects.items():
-        if not PROJECT_NAME.match(name):
-            raise ConfigError(f"projects: {name!r} is not a valid Rekognition project name ([a-zA-Z0-9_.-]{{1,255}})")
         if not policy.dataset_types:
             raise ConfigError(f"projects[{name!r}].datasetTypes must name TRAIN and/or TEST")
     return projects
@@ -218,12 +281,6 @@ def _prefix(key: str, value: Any) -> str:
     return value if value.endswith("/") else value + "/"
 
 
-def _powertools(value: Any) -> str:
-    if not isinstance(value, str) or not POWERTOOLS_VERSION.match(value):
-        raise ConfigError(f"powertoolsVersion must look like '3.37.0' (or 'latest'), got {value!r}")
-    return value
-
-
 def _bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -242,7 +299,10 @@ def _log_retention(value: Any) -> int:
 def _kms_key(value: Any) -> str:
     if value in ("none", "create") or (isinstance(value, str) and KMS_KEY_ARN.match(value)):
         return str(value)
-    raise ConfigError(f"kmsKey must be 'none', 'create' or a KMS key ARN (arn:aws:kms:...:key/...), got {value!r}")
+    raise ConfigError(
+        "kmsKey must be 'none', 'create' or a KMS key ARN "
+        f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID, the key id a UUID or mrk-<32 hex>), got {value!r}"
+    )
 
 
 def _json_value(key: str, value: Any) -> Any:

@@ -17,6 +17,7 @@ from labelsync.settings import (
     ENV_POLL_MAX,
     ENV_POLL_TIMEOUT,
     ENV_PROJECTS,
+    ENV_REFUSE_UNUSABLE,
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
@@ -55,6 +56,7 @@ class EnvValues:
     poll_timeout_seconds: int
     report_max_errors: int
     warnings_as_rejections: bool = False
+    refuse_unusable: bool = False
     state_machine_arn: str = ""
     ledger_table: str = ""
 
@@ -71,6 +73,7 @@ class EnvValues:
             ENV_POLL_TIMEOUT: str(self.poll_timeout_seconds),
             ENV_REPORT_MAX_ERRORS: str(self.report_max_errors),
             ENV_WARNINGS_AS_REJECTIONS: "true" if self.warnings_as_rejections else "false",
+            ENV_REFUSE_UNUSABLE: "true" if self.refuse_unusable else "false",
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
             ENV_LEDGER_TABLE: self.ledger_table,
         }
@@ -113,6 +116,7 @@ PLAN = FunctionSpec(
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
         ENV_WARNINGS_AS_REJECTIONS,
+        ENV_REFUSE_UNUSABLE,
         ENV_LEDGER_TABLE,
     ),
 )

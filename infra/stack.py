@@ -38,7 +38,8 @@ class LabelSyncStack(Stack):
                 "and the functions get no Rekognition permissions.",
             )
 
-        key = PipelineKey(self, "Encryption", config=config).key
+        encryption = PipelineKey(self, "Encryption", config=config)
+        key = encryption.key
         storage = PipelineBucket(self, "Storage", config=config, key=key)
         reports = ReportTopic(self, "Reports", key=key)
         alerts = AlertTopic(self, "Alerts", key=key)
@@ -81,6 +82,9 @@ class LabelSyncStack(Stack):
             failures=failures.queue,
             alert_topic=alerts.topic,
         )
+        # CloudWatch publishes as a service: the alert topic's policy (and the key's, when created) must allow it.
+        alerts.allow_alarms(monitoring.alarm_arns)
+        encryption.allow_alarms(monitoring.alarm_arns)
 
         self.key = key
         self.bucket = storage.bucket

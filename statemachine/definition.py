@@ -40,6 +40,20 @@ def placeholders_in(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
 
 
+def with_timeout(text: str, seconds: int) -> str:
+    """The definition with a top-level TimeoutSeconds (the file has none: the value follows the settings).
+
+    Placeholders are inside strings, so they survive the JSON round trip untouched.
+    """
+    definition = json.loads(text)
+    if "TimeoutSeconds" in definition:
+        raise ValueError("the definition file must not set TimeoutSeconds: the stack derives it from the settings")
+    if seconds < 1:
+        raise ValueError(f"TimeoutSeconds must be positive, got {seconds}")
+    head = {key: definition.pop(key) for key in ("Comment", "StartAt") if key in definition}
+    return json.dumps({**head, "TimeoutSeconds": seconds, **definition}, indent=2, ensure_ascii=False) + "\n"
+
+
 def render(substitutions: Mapping[str, str], text: str | None = None) -> str:
     """Fill every `${Key}`; refuse unknown or missing keys so a typo fails at deploy, not mid-run."""
     text = definition_text() if text is None else text

@@ -1,4 +1,5 @@
-"""The six Lambdas: one code asset, one Powertools layer, one role and log group each.
+"""The six Lambdas: one code asset (the handlers with msgspec and Powertools bundled), one role and log
+group each.
 
 The plan function is added after the state machine exists (it needs the ARN); the
 five task functions come first because the state machine needs theirs. The plan
@@ -26,14 +27,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct, IDependable
 
 from infra import nag
 from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
-from infra.constructs.rekognition import dataset_arns, project_arns
+from infra.constructs.rekognition import creatable_project_arns, dataset_arns
 from infra.function_specs import (
     APPLY,
     PLAN,
@@ -51,6 +51,8 @@ from infra.lambda_bundle import lambda_code
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH  # replaced by context logRetentionDays in the template
+# What PlanManifest names each run's plan (lambdas/labelsync/domain/runs.py RunLayout.plan_key).
+PLAN_FILE = "plan.json"
 # Lambda retries a failed asynchronous (S3 event) invocation this often before the on-failure destination.
 PLAN_RETRY_ATTEMPTS = 2
 PLAN_MAX_EVENT_AGE = Duration.hours(6)
@@ -70,11 +72,6 @@ LEDGER_ACTIONS = {
     # ticket status, lock release; GetItem: who holds the lock when an execution ended without reporting
     REPORT.name: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 }
-
-
-def powertools_parameter_name(version: str) -> str:
-    """Public SSM parameter AWS keeps with the Powertools layer ARN for this runtime and architecture."""
-    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
 def set_retention(log_group: logs.LogGroup, days: int) -> None:
@@ -104,12 +101,8 @@ class PipelineFunctions(Construct):
         self._bucket = bucket
         self._ledger = ledger
         self._key = key
+        # Powertools is in the asset (lambdas/requirements.txt), not a public layer: no region lacks it.
         self._code = lambda_code()
-        # Resolved by CloudFormation at deploy time: no synth-time lookup, no credentials needed.
-        layer_arn = ssm.StringParameter.value_for_string_parameter(
-            self, powertools_parameter_name(config.powertools_version)
-        )
-        self._layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", layer_arn)
         work = config.work_prefix
         self._values = EnvValues(
             bucket=bucket.bucket_name,
@@ -123,6 +116,7 @@ class PipelineFunctions(Construct):
             poll_timeout_seconds=config.poll_timeout_seconds,
             report_max_errors=config.report_max_errors,
             warnings_as_rejections=config.warnings_as_rejections,
+            refuse_unusable=config.refuse_unusable,
             ledger_table=ledger.table_name,
         )
         self.take_turn = self._function(TAKE_TURN, self._values)
@@ -143,15 +137,21 @@ class PipelineFunctions(Construct):
                 "rekognition:DescribeProjects supports no resource-level permissions (Resource '*' only); "
                 "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) likewise.",
             )
-            # Datasets (and the projects' timestamps) are created at run time: the ARNs end in the name + '/*'.
-            self._allow(
-                self.resolve,
-                ["rekognition:CreateDataset"],
-                project_arns(self, config),
-                "CreateDataset acts on the project ARN project/<name>/<creation timestamp>; the timestamp is "
-                "only known in the account, so each configured project is granted as project/<name>/*.",
-            )
+            # Only projects with createMissingDatasets; the projects' timestamps are only known in the account.
+            creatable = creatable_project_arns(self, config)
+            if creatable:
+                self._allow(
+                    self.resolve,
+                    ["rekognition:CreateDataset"],
+                    creatable,
+                    "CreateDataset acts on the project ARN project/<name>/<creation timestamp>; the timestamp is "
+                    "only known in the account, so each project allowed to create datasets is granted as "
+                    "project/<name>/*.",
+                )
+            # DescribeDataset: the status of a dataset it found or created. ListDatasetLabels: the dataset's labels,
+            # checked with the plan's against the service's label limit before anything is sent.
             self._allow_datasets(self.resolve, "rekognition:DescribeDataset")
+            self._allow_datasets(self.resolve, "rekognition:ListDatasetLabels")
             self._allow_datasets(self.apply, "rekognition:UpdateDatasetEntries")
             self._allow_datasets(self.report, "rekognition:ListDatasetEntries")
         # TakeTurn reads the plan, chunks and the markers of the run it resumes; writes items.json, filtered
@@ -170,6 +170,16 @@ class PipelineFunctions(Construct):
             self._allow_ledger(function)
         # The key covers the S3 objects they read or write, the ledger table (kms:Decrypt of its table key) and,
         # for report, the SNS publish to the encrypted topic.
+        # ResolveDataset reads the run's plan (its labels), nothing else of the run.
+        plans = self._bucket.arn_for_objects(f"{work}*/{PLAN_FILE}")
+        self._allow(
+            self.resolve,
+            ["s3:GetObject"],
+            [plans],
+            f"ResolveDataset reads <run>/{PLAN_FILE}; runs are named at run time, so '{work}*/{PLAN_FILE}' (that "
+            "file of any run under the work prefix) is the narrowest.",
+        )
+        self._allow_key(self.resolve, ["kms:Decrypt"])  # the plan object, when the bucket is SSE-KMS
         for function in (self.take_turn, self.apply, self.record_chunk, self.report):
             self._allow_key(function, ENCRYPT_ACTIONS)
 
@@ -279,7 +289,6 @@ class PipelineFunctions(Construct):
             handler=spec.handler,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            layers=[self._layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             role=role,
@@ -308,8 +317,8 @@ class PipelineFunctions(Construct):
             function,
             [action],
             dataset_arns(self, self._config),
-            f"{action} acts on dataset ARNs project/<name>/dataset/<type>/<timestamp>, created at run time: "
-            "each configured project is granted as project/<name>/dataset/* (its TRAIN and TEST datasets).",
+            f"{action} acts on dataset ARNs project/<name>/dataset/<train|test>/<timestamp>, created at run time: "
+            "each configured project is granted project/<name>/dataset/<type>/* for the dataset types it allows.",
         )
 
     def _allow_key(self, function: lambda_.Function, actions: list[str]) -> None:

@@ -11,7 +11,7 @@ the run duration.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
@@ -59,11 +59,17 @@ class PipelineMonitoring(Construct):
         super().__init__(scope, construct_id)
         action = cw_actions.SnsAction(alert_topic)
         self.alarms: dict[str, cw.Alarm] = {}
+        # Named `<stack name>-<alarm>`: readable in the notification, and the topic and key policies can name
+        # each alarm's ARN without depending on the alarm resources (the key would otherwise be a cycle).
+        self.alarm_arns: list[str] = []
+        stack = Stack.of(self)
 
         def alarm(name: str, metric: cw.IMetric, description: str, *, threshold: float = 1) -> None:
+            alarm_name = f"{Aws.STACK_NAME}-{name}"
             created = cw.Alarm(
                 self,
                 name,
+                alarm_name=alarm_name,
                 metric=metric,
                 threshold=threshold,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -73,16 +79,26 @@ class PipelineMonitoring(Construct):
             )
             created.add_alarm_action(action)
             self.alarms[name] = created
+            self.alarm_arns.append(
+                stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name=alarm_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            )
 
         alarm(
             "ExecutionsFailed",
             state_machine.metric_failed(period=PERIOD, statistic="Sum"),
-            "A sync execution failed (the report topic has its FAILED/REJECTED alert with the cause).",
+            "A sync run failed (the report topic has its FAILED alert with the cause). Rejected manifests end "
+            "in a Succeed state after their REJECTED alert and do not count here.",
         )
         alarm(
             "ExecutionsTimedOut",
             state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
-            "A sync execution hit the state machine's timeout.",
+            "A sync run hit the state machine's TimeoutSeconds (turn wait + dataset + maxChunksPerRun chunks "
+            "+ report budget, docs/deploy.md); the report topic has its alert.",
         )
         alarm(
             "ExecutionsAborted",

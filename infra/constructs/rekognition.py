@@ -1,4 +1,11 @@
-"""Rekognition Custom Labels ARNs for the configured projects (CloudFormation has no dataset resource)."""
+"""Rekognition Custom Labels ARNs for the allow-list (CloudFormation has no dataset resource).
+
+IAM says what the allow-list says: dataset ARNs carry the dataset type
+(`project/<name>/dataset/<train|test>/<creation timestamp>`), so each project is granted only the
+types it allows, and CreateDataset (which acts on the project ARN `project/<name>/<creation timestamp>`)
+only on projects with `createMissingDatasets`. The timestamps are only known in the account: the
+ARNs end in `/*`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,9 @@ from aws_cdk import ArnFormat, Stack
 from constructs import Construct
 
 from infra.config import PipelineConfig
+
+# DatasetType as the API takes it -> as dataset ARNs spell it (API pattern `dataset/(train|test)/[0-9]+`).
+ARN_TYPES = {"TRAIN": "train", "TEST": "test"}
 
 
 def _arn(scope: Construct, resource_name: str) -> str:
@@ -17,11 +27,17 @@ def _arn(scope: Construct, resource_name: str) -> str:
     )
 
 
-def project_arns(scope: Construct, config: PipelineConfig) -> list[str]:
-    """`project/<name>/<timestamp>`: what CreateDataset acts on."""
-    return [_arn(scope, f"{name}/*") for name in sorted(config.projects)]
+def creatable_project_arns(scope: Construct, config: PipelineConfig) -> list[str]:
+    """`project/<name>/*` of each project whose missing datasets may be created: what CreateDataset acts on."""
+    return [
+        _arn(scope, f"{name}/*") for name, policy in sorted(config.projects.items()) if policy.create_missing_datasets
+    ]
 
 
 def dataset_arns(scope: Construct, config: PipelineConfig) -> list[str]:
-    """`project/<name>/dataset/<type>/<timestamp>`: what the entry and describe calls act on."""
-    return [_arn(scope, f"{name}/dataset/*") for name in sorted(config.projects)]
+    """`project/<name>/dataset/<train|test>/*` for each project and each dataset type it allows."""
+    return [
+        _arn(scope, f"{name}/dataset/{ARN_TYPES[dataset_type]}/*")
+        for name, policy in sorted(config.projects.items())
+        for dataset_type in sorted(policy.dataset_types)
+    ]

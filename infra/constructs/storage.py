@@ -48,6 +48,9 @@ class PipelineBucket(Construct):
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
+            # ACLs off: the bucket owner owns every object, whoever wrote it (a labeling job in another
+            # account, a CLI upload with a canned ACL), so the pipeline's roles can always read manifests.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             versioned=True,
             removal_policy=RemovalPolicy.RETAIN,
             server_access_logs_bucket=self.access_logs,

@@ -42,6 +42,7 @@ from statemachine.definition import (
     TAKE_TURN_FUNCTION,
     definition_text,
     placeholders_in,
+    with_timeout,
 )
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -80,7 +81,10 @@ class PipelineWorkflow(Construct):
         key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        text = definition_text()
+        # The checked-in file plus a top-level TimeoutSeconds derived from the settings (config.py
+        # execution_budget): without one an execution may run a year and ExecutionsTimedOut never fires.
+        self.timeout_seconds = config.execution_budget().total
+        text = with_timeout(definition_text(), self.timeout_seconds)
         self._check_item_readers(text)
         tasks = (take_turn, resolve, apply, record_chunk, report)
         substitutions = self._substitutions(
@@ -168,8 +172,9 @@ class PipelineWorkflow(Construct):
                 nag.acknowledge_resource(
                     role,
                     arn,
-                    "DescribeDataset acts on dataset ARNs project/<name>/dataset/<type>/<timestamp>, created at run "
-                    "time: each configured project is granted as project/<name>/dataset/*.",
+                    "DescribeDataset acts on dataset ARNs project/<name>/dataset/<train|test>/<timestamp>, created "
+                    "at run time: each configured project is granted project/<name>/dataset/<type>/* for the "
+                    "dataset types it allows.",
                 )
         self.child_executions = self._child_execution_policy(role)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from labelsync.domain import errors
 from statemachine.definition import DEFINITION_PATH, PLACEHOLDERS, definition_text, placeholders_in, render
+from tests.infra.nodes import walk
 
 RENDERED = {key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}" for key in PLACEHOLDERS}
 # Fields AWS documents for a Distributed Map that statelint 3.1.0 does not know yet: its only accepted findings.
@@ -17,16 +18,6 @@ STATELINT_GAPS = (
     'Field "Label" not allowed in State Machine.States.',
     'Field "InputType" not allowed in State Machine.States.',
 )
-
-
-def _walk(node: Any) -> Any:
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
 
 
 def test_placeholders_are_exactly_the_ones_the_stacks_fill() -> None:
@@ -69,7 +60,7 @@ def test_retry_and_catch_names_are_raised_somewhere() -> None:
     definition = json.loads(render(RENDERED))
     names = {
         name
-        for node in _walk(definition)
+        for node in walk(definition)
         for rule in node.get("Retry", []) + node.get("Catch", [])
         for name in rule["ErrorEquals"]
     }
@@ -83,7 +74,7 @@ def test_retry_and_catch_names_are_raised_somewhere() -> None:
 
 def test_every_lambda_retry_has_backoff_and_jitter() -> None:
     definition = json.loads(render(RENDERED))
-    for node in _walk(definition):
+    for node in walk(definition):
         for rule in node.get("Retry", []):
             assert rule["BackoffRate"] >= 1.5 and rule["JitterStrategy"] == "FULL" and rule["MaxDelaySeconds"] <= 120
 

@@ -166,9 +166,10 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
     synth = synth_of(**VARIANTS[name])
     projects = set(json.loads(json.dumps(VARIANTS[name]["projects"])))
     head = "arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:project/"
-    allowed_rekognition = {f"{head}{p}/*" for p in projects} | {f"{head}{p}/dataset/*" for p in projects} | {"*"}
+    typed = {f"{head}{p}/dataset/{t}/*" for p in projects for t in ("train", "test")}
+    allowed_rekognition = {f"{head}{p}/*" for p in projects} | typed | {"*"}
     bucket = "${" + synth.bucket + ".Arn}"
-    objects = (f"{bucket}/incoming/*", f"{bucket}/runs/*", f"{bucket}/runs/*/items.json")
+    objects = (f"{bucket}/incoming/*", f"{bucket}/runs/*", f"{bucket}/runs/*/items.json", f"{bucket}/runs/*/plan.json")
     for role_id, statement in synth.all_statements():
         for action in _list(statement["Action"]):
             resources = {render(r) for r in _list(statement["Resource"])}
@@ -193,7 +194,7 @@ def test_kms_grants_name_the_key_and_only_where_encrypted_data_is_touched(keyed:
         "apply": both,  # also writes split chunk parts
         "record_chunk": both,
         "report": both,
-        "resolve": set(),
+        "resolve": {("kms:Decrypt", key)},  # the run's plan (its labels)
         "statemachine": both,  # the items file (Decrypt), the bare alert to the encrypted topic
     }
     for role, pairs in expected.items():

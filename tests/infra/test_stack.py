@@ -20,6 +20,7 @@ from labelsync.settings import (
     ENV_POLL_MAX,
     ENV_POLL_TIMEOUT,
     ENV_PROJECTS,
+    ENV_REFUSE_UNUSABLE,
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
@@ -52,6 +53,7 @@ PIPELINE_ENV = {
         ENV_POLL_MAX,
         ENV_POLL_TIMEOUT,
         ENV_WARNINGS_AS_REJECTIONS,
+        ENV_REFUSE_UNUSABLE,
         ENV_LEDGER_TABLE,
     },
     "take_turn": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE},
@@ -87,7 +89,8 @@ STAR_ACTIONS = {
     "logs:DescribeLogGroups",
 }
 ARN_HEAD = "arn:${AWS::Partition}:rekognition:${AWS::Region}:${AWS::AccountId}:project/"
-DATASETS = f"{ARN_HEAD}{PROJECT}/dataset/*"
+# demo-project allows TRAIN and TEST: one grant per type (dataset ARNs spell the type in lower case).
+DATASETS = {f"{ARN_HEAD}{PROJECT}/dataset/train/*", f"{ARN_HEAD}{PROJECT}/dataset/test/*"}
 PROJECTS_ARN = f"{ARN_HEAD}{PROJECT}/*"
 
 
@@ -197,7 +200,7 @@ def test_report_topic_requires_tls(synth: Synth) -> None:
 # --- functions -----------------------------------------------------------------------------------------
 
 
-def test_six_pipeline_functions_share_runtime_architecture_code_and_layer(synth: Synth) -> None:
+def test_six_pipeline_functions_share_runtime_architecture_and_one_self_contained_code_asset(synth: Synth) -> None:
     props = {name: synth.props(fid) for name, fid in synth.functions.items()}
     for name, p in props.items():
         assert p["Runtime"] == "python3.14", name
@@ -205,14 +208,11 @@ def test_six_pipeline_functions_share_runtime_architecture_code_and_layer(synth:
         assert p["TracingConfig"] == {"Mode": "Active"}, name
         assert (p["MemorySize"], p["Timeout"]) == SIZES[name], name
         assert "EphemeralStorage" not in p, name
-        assert len(p["Layers"]) == 1, name
+        # Powertools is bundled in the asset: no layer, so no per-region SSM parameter that may be missing.
+        assert "Layers" not in p, name
     assert len({json.dumps(p["Code"], sort_keys=True) for p in props.values()}) == 1, "one code asset"
-    assert len({json.dumps(p["Layers"], sort_keys=True) for p in props.values()}) == 1, "one layer"
-    layer_param = props["plan"]["Layers"][0]["Ref"]
-    assert synth.json["Parameters"][layer_param] == {
-        "Type": "AWS::SSM::Parameter::Value<String>",
-        "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
-    }
+    # The only SSM lookup left is CDK's own bootstrap version check (what `cdk bootstrap` writes in the region).
+    assert set(synth.json.get("Parameters", {})) == {"BootstrapVersion"}
 
 
 def test_each_function_gets_exactly_its_environment(synth: Synth) -> None:
@@ -266,7 +266,10 @@ def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synt
 def test_state_machine_runs_the_checked_in_definition(synth: Synth) -> None:
     props = synth.props(synth.state_machine)
     assert props["StateMachineType"] == "STANDARD"
-    assert json.loads(props["DefinitionString"]) == json.loads(definition_text())
+    deployed = json.loads(props["DefinitionString"])
+    # The file plus the top-level TimeoutSeconds the stack derives from the settings (test_monitoring.py).
+    assert deployed.pop("TimeoutSeconds") == synth.stack.config.execution_budget().total
+    assert deployed == json.loads(definition_text())
     substitutions = props["DefinitionSubstitutions"]
     assert set(substitutions) == set(PLACEHOLDERS)
     assert substitutions == {
@@ -343,12 +346,14 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
         "resolve": {
             ("rekognition:DescribeProjects", "*"),
             ("rekognition:CreateDataset", PROJECTS_ARN),
-            ("rekognition:DescribeDataset", DATASETS),
+            *{("rekognition:DescribeDataset", arn) for arn in DATASETS},
+            *{("rekognition:ListDatasetLabels", arn) for arn in DATASETS},  # the label-limit check
+            ("s3:GetObject", f"{bucket}/runs/*/plan.json"),  # the plan's labels
         },
         "apply": {
             ("s3:GetObject", work),
             ("s3:PutObject", work),  # a chunk refused for its size is split into part files
-            ("rekognition:UpdateDatasetEntries", DATASETS),
+            *{("rekognition:UpdateDatasetEntries", arn) for arn in DATASETS},
             ("dynamodb:GetItem", table),
         },
         "record_chunk": {
@@ -360,7 +365,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("s3:GetObject", work),
             ("s3:PutObject", work),
             ("s3:ListBucket", listing),
-            ("rekognition:ListDatasetEntries", DATASETS),
+            *{("rekognition:ListDatasetEntries", arn) for arn in DATASETS},
             ("sns:Publish", "${" + synth.topic + "}"),
             ("dynamodb:GetItem", table),
             ("dynamodb:PutItem", table),
@@ -375,7 +380,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
     assert invoked == {"${" + fn[name] + ".Arn}" for name in TASKS}
     scoped = {pair for pair in machine if pair[0] != "lambda:InvokeFunction" and pair[1] != "*"}
     assert scoped == {
-        ("rekognition:DescribeDataset", DATASETS),
+        *{("rekognition:DescribeDataset", arn) for arn in DATASETS},
         ("sns:Publish", "${" + synth.topic + "}"),
         ("s3:GetObject", f"{bucket}/runs/*/items.json"),
         ("states:StartExecution", "${" + synth.state_machine + "}"),
@@ -404,6 +409,7 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
         # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's.
         ("rekognition:DescribeDataset", {"statemachine", "resolve"}),
         ("rekognition:CreateDataset", {"resolve"}),
+        ("rekognition:ListDatasetLabels", {"resolve"}),
         # AlertWithoutReport publishes from the state machine when the report function failed too.
         ("sns:Publish", {"report", "statemachine"}),
         # The Distributed Map starts its child executions with the state machine's role.
@@ -475,7 +481,10 @@ def test_config_accepts_projects_as_json_text_and_numbers_as_strings() -> None:
         ({"incomingPrefix": ""}, "incomingPrefix"),
         ({"workPrefix": "incoming/runs/"}, "workPrefix"),
         ({"workRetentionDays": 0}, "workRetentionDays"),
-        ({"powertoolsVersion": "3"}, "powertoolsVersion"),
+        ({"powertoolsVersion": "3.37.0"}, "powertoolsVersion is no longer a setting: Powertools is bundled"),
+        ({"turnWaitSeconds": -1}, "turnWaitSeconds"),
+        ({"maxChunksPerRun": 0}, "maxChunksPerRun"),
+        ({"maxChunksPerRun": 10_000}, "execution timeout"),
     ],
 )
 def test_config_errors_name_the_key(values: dict[str, Any], key: str) -> None:
