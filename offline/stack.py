@@ -43,6 +43,7 @@ from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.usecases.resume_run import resume_run
 from offline import custom_labels, engine
 from offline.clock import ScaledClock
+from offline.fixture_images import ImageStager
 from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime, Invocation
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
@@ -75,6 +76,7 @@ class OfflineConfig:
     poll_timeout_seconds: int = 3600
     report_max_errors: int = 100
     warnings_as_rejections: bool = False
+    refuse_unusable: bool = False
     log_level: str = "WARNING"
     endpoint_url: str | None = None  # a moto server in this process (offline.server); None: mock_aws
 
@@ -98,6 +100,8 @@ class OfflineStack:
         self.queue_url = ""
         self.failures_url = ""
         self._failed_events: list[dict[str, Any]] = []
+        # Tiny images where every manifest dropped under the watched prefix points (offline/fixture_images.py).
+        self.images = ImageStager(self.config.bucket, env_names.DEFAULT_INCOMING_PREFIX, self.config.region)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> OfflineStack:
@@ -122,6 +126,7 @@ class OfflineStack:
             ).raise_for_status()
         engine.install(self.clock)
         custom_labels.install()
+        self.images.install()
         custom_labels.configure(
             clock=self.clock,
             timing=custom_labels.ServiceTiming(
@@ -163,6 +168,7 @@ class OfflineStack:
             self._unsubscribe()
             self._unsubscribe = None
         self.runtime.uninstall()
+        self.images.uninstall()
         labelsync_clock.now = time.time
         if self._mock is not None:
             self._mock.stop()
@@ -267,6 +273,7 @@ class OfflineStack:
             poll_timeout_seconds=cfg.poll_timeout_seconds,
             report_max_errors=cfg.report_max_errors,
             warnings_as_rejections=cfg.warnings_as_rejections,
+            refuse_unusable=cfg.refuse_unusable,
             ledger_table=LEDGER_TABLE,
         )
 
@@ -351,6 +358,22 @@ class OfflineStack:
                 self._messages.append(envelope)
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return list(self._messages)
+
+    def emails(self) -> dict[str, str]:
+        """The `email` body of every structured message published to the report topic, by MessageId:
+        what an email subscriber reads (the SQS subscriber gets the `default` JSON body)."""
+        from moto.sns.models import sns_backends
+
+        topic = sns_backends[ACCOUNT][self.config.region].topics[self.topic_arn]
+        bodies = {}
+        for message_id, message, *_rest in topic.sent_notifications:
+            try:
+                structure = json.loads(message)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(structure, dict) and isinstance(structure.get("email"), str):
+                bodies[message_id] = structure["email"]
+        return bodies
 
     def reports(self) -> list[dict[str, Any]]:
         """The report documents carried by the SNS messages."""

@@ -38,10 +38,12 @@ def install() -> None:
     """Add the operations to `moto.rekognition.responses.RekognitionResponse` (idempotent)."""
     from moto.rekognition.responses import RekognitionResponse
 
-    from offline.custom_labels.responses import OPERATIONS, response_method
+    from offline.custom_labels.responses import OPERATIONS, json_call_action, response_method
 
     with _install_lock:
         for method_name, (operation, handler) in OPERATIONS.items():
             current = getattr(RekognitionResponse, method_name, None)
             if getattr(current, "__module__", None) != response_method.__module__:
                 setattr(RekognitionResponse, method_name, response_method(method_name, operation, handler))
+        if getattr(RekognitionResponse.call_action, "__module__", None) != json_call_action.__module__:
+            RekognitionResponse.call_action = json_call_action(RekognitionResponse.call_action)  # type: ignore[method-assign,assignment]

@@ -6,6 +6,7 @@ One backend per account and region in a moto `BackendDict`, so moto's resets (a 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -15,15 +16,34 @@ from moto.core.base_backend import BackendDict, BaseBackend
 
 from offline.clock import SYSTEM_CLOCK, Clock
 from offline.custom_labels import errors
-from offline.custom_labels.dataset import Dataset
-from offline.custom_labels.entry_rules import CheckedEntry, ParsedChange, parse_change
+from offline.custom_labels.dataset import DELETED, Dataset, DatasetLimits
+from offline.custom_labels.entry_rules import (
+    DATASET_FORM,
+    INVALID_IMAGE,
+    CheckedEntry,
+    Form,
+    ParsedChange,
+    bucket_and_key,
+    parse_change,
+    with_line_error,
+)
 from offline.custom_labels.errors import CustomLabelsError, ServerError
 from offline.custom_labels.faults import SERVER_ERROR, FaultInjector
+from offline.custom_labels.images import ImageView, MotoS3Images, image_problem
 from offline.custom_labels.paging import TokenBook, take_page
 
-MAX_ROWS_PER_CHANGE = 250_000
-TOO_MANY_RECORDS = "ERROR_TOO_MANY_RECORDS_IN_ERROR: More than 20% of the JSON lines are invalid; nothing was applied."
-TOO_MANY_ROWS = f"ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: The manifest has more than {MAX_ROWS_PER_CHANGE} JSON lines."
+MAX_ROWS_PER_CHANGE = 250_000  # md-create-manifest-file-validation-rules: blank and invalid lines count
+DISTRIBUTED_SHARE = 5  # DistributeDatasetEntries moves 1 in 5 (20%) of the training entries to the test dataset
+TOO_MANY_RECORDS = (
+    "ERROR_TOO_MANY_RECORDS_IN_ERROR: The manifest file has too many terminal errors "
+    "(more than 20% of its lines are invalid, blank or point at an unusable image); nothing was applied."
+)
+TOO_MANY_ROWS = f"ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: The manifest has more than {MAX_ROWS_PER_CHANGE:,} JSON lines."
+EMPTY_MANIFEST = "ERROR_EMPTY_MANIFEST: The manifest file is empty."
+INSUFFICIENT_FOR_DISTRIBUTE = (
+    "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE: The manifest file doesn't have enough labeled images "
+    "to distribute the dataset."
+)
 
 
 @dataclass
@@ -32,6 +52,7 @@ class ServiceTiming:
 
     create_seconds: float = 2.0
     update_seconds: float = 10.0
+    delete_seconds: float = 2.0  # DELETE_IN_PROGRESS, then the dataset is gone
     # (dataset ARN, GroundTruth bytes, non-blank lines) -> seconds: lets a run give updates varied,
     # size-dependent durations (poll-schedule tests); replaces update_seconds when set.
     update_duration: Callable[[str, int, int], float] | None = None
@@ -81,9 +102,9 @@ class EntryFilter:
     def __call__(self, entry: CheckedEntry) -> bool:
         return (
             (self.contains_labels is None or not self.contains_labels.isdisjoint(entry.labels))
-            and (self.labeled is None or bool(entry.labels) == self.labeled)
+            and (self.labeled is None or entry.labeled == self.labeled)
             and (self.source_ref_contains is None or self.source_ref_contains in entry.source_ref)
-            and (self.has_errors is None or entry.has_errors == self.has_errors)
+            and (self.has_errors is None or entry.flagged == self.has_errors)
         )
 
 
@@ -93,6 +114,9 @@ class CustomLabelsBackend(BaseBackend):
         self.clock: Clock = DEFAULTS.clock
         self.timing = replace(DEFAULTS.timing)
         self.faults = FaultInjector(self.begin_outside_update)
+        self.images: ImageView = MotoS3Images(account_id, self.partition)
+        self.limits = DatasetLimits()
+        self.entry_form: Form = DATASET_FORM  # how ListDatasetEntries writes findings (entry_rules.render)
         self.calls: list[CallRecord] = []
         self._lock = threading.RLock()
         self._projects: dict[str, Project] = {}  # by ARN, in creation order
@@ -153,7 +177,7 @@ class CustomLabelsBackend(BaseBackend):
             return [self._project_description(p) for p in page], token
 
     def _project_description(self, project: Project) -> dict[str, Any]:
-        datasets = [self._settled(arn) for arn in project.datasets.values()]
+        datasets = [d for d in map(self._existing, list(project.datasets.values())) if d is not None]
         return {
             "ProjectArn": project.arn,
             "CreationTimestamp": round(project.created_at, 3),
@@ -166,6 +190,8 @@ class CustomLabelsBackend(BaseBackend):
     def delete_project(self, project_arn: str) -> str:
         with self._lock:
             project = self._project(project_arn)
+            for arn in list(project.datasets.values()):
+                self._existing(arn)  # a finished deletion frees its slot
             if project.datasets:
                 raise errors.in_use(f"The project {project.name} still has datasets; delete them first.")
             del self._projects[project_arn]
@@ -183,13 +209,15 @@ class CustomLabelsBackend(BaseBackend):
             project = self._project(project_arn)
             if project.feature != "CUSTOM_LABELS":
                 raise CustomLabelsError("InvalidParameterException", "Only CUSTOM_LABELS projects have datasets.")
-            if dataset_type in project.datasets:
+            if dataset_type in project.datasets and self._existing(project.datasets[dataset_type]) is not None:
                 raise errors.already_exists(f"The project already has a {dataset_type} dataset.")
             entries, failure = self._initial_entries(source or {})
             now = self.clock.now()
             arn = f"{project.arn.rsplit('/', 1)[0]}/dataset/{dataset_type.lower()}/{int(now * 1000)}"
             dataset = Dataset(arn, project.arn, dataset_type, now)
-            dataset.begin(now, self.timing.create_seconds, creating=True, entries=entries, failure=failure)
+            dataset.begin(
+                now, self.timing.create_seconds, creating=True, entries=entries, failure=failure, limits=self.limits
+            )
             self._datasets[arn] = dataset
             project.datasets[dataset_type] = arn
             return arn
@@ -204,7 +232,7 @@ class CustomLabelsBackend(BaseBackend):
             return list(self._settled(copy_from).order), None
         if manifest is None:
             return None, None
-        return self._decide(parse_change(self._read_manifest(manifest.get("S3Object") or {})))
+        return self._decide(parse_change(self._read_manifest(manifest.get("S3Object") or {})), frozenset())
 
     def _read_manifest(self, s3_object: dict[str, Any]) -> bytes:
         from moto.s3.models import s3_backends
@@ -221,14 +249,42 @@ class CustomLabelsBackend(BaseBackend):
             )
         return bytes(key.value)
 
-    @staticmethod
-    def _decide(change: ParsedChange) -> tuple[list[CheckedEntry] | None, str | None]:
-        """Entries to apply, or the terminal failure of the whole change."""
+    def _decide(self, change: ParsedChange, buckets: frozenset[str]) -> tuple[list[CheckedEntry] | None, str | None]:
+        """Entries to apply, or the terminal failure of the whole change (`buckets`: the dataset's images').
+
+        md-create-manifest-file-validation-rules: an empty manifest is an error; blank and invalid lines
+        count as dataset objects; images must be in one bucket; missing or inaccessible images are a
+        warning under 20% and an error over it, counted with the other invalid lines ("15% invalid JSON
+        and 15% invalid images" fail the import).
+        """
+        if change.empty:
+            return None, EMPTY_MANIFEST
         if change.lines > MAX_ROWS_PER_CHANGE:
             return None, TOO_MANY_ROWS
-        if change.too_many_in_error:
+        names = sorted(buckets | {bucket_and_key(e.source_ref)[0] for e in change.entries})
+        if len(names) > 1:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            return None, (
+                "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: The manifest file contains images from multiple S3 "
+                f"buckets ({shown}); the images of a dataset must be in one bucket."
+            )
+        entries, unusable = self._check_images(change.entries)
+        if (change.invalid + unusable) * 5 > change.lines:
             return None, TOO_MANY_RECORDS
-        return change.entries, None
+        return entries, None
+
+    def _check_images(self, entries: list[CheckedEntry]) -> tuple[list[CheckedEntry], int]:
+        """Each entry's image looked up in the local S3; an unusable one flags its line ERROR_INVALID_IMAGE."""
+        checked: list[CheckedEntry] = []
+        unusable = 0
+        for entry in entries:
+            problem = image_problem(self.images.image(*bucket_and_key(entry.source_ref)), entry.source_ref)
+            if problem is None:
+                checked.append(entry)
+            else:
+                unusable += 1
+                checked.append(with_line_error(entry, INVALID_IMAGE, problem))
+        return checked, unusable
 
     def describe_dataset(self, dataset_arn: str) -> dict[str, Any]:
         with self._lock:
@@ -245,10 +301,20 @@ class CustomLabelsBackend(BaseBackend):
             dataset = self._settled(dataset_arn)
             if dataset.busy:
                 raise errors.in_use(f"The dataset is {dataset.status}; try again when it has finished.")
+            if dataset.status == "CREATE_FAILED":
+                raise CustomLabelsError(
+                    "InvalidParameterException",
+                    "The dataset could not be created (CREATE_FAILED): delete it and create it again.",
+                )
             forced = self.faults.take_update_failure()
-            entries, failure = (None, forced) if forced is not None else self._decide(parse_change(ground_truth))
+            entries: list[CheckedEntry] | None = None
+            failure: str | None = forced
+            if forced is None:
+                entries, failure = self._decide(parse_change(ground_truth), dataset.buckets)
             seconds = self.timing.update_seconds_for(dataset_arn, ground_truth)
-            dataset.begin(self.clock.now(), seconds, creating=False, entries=entries, failure=failure)
+            dataset.begin(
+                self.clock.now(), seconds, creating=False, entries=entries, failure=failure, limits=self.limits
+            )
 
     def list_dataset_entries(
         self,
@@ -262,7 +328,7 @@ class CustomLabelsBackend(BaseBackend):
             keep = entry_filter or EntryFilter()
             key = ("ListDatasetEntries", dataset_arn, keep)
             page, after = take_page(dataset.order, self._tokens.position(key, next_token), max_results, keep)
-            return [e.line for e in page], None if after is None else self._tokens.issue(key, after)
+            return [e.render(self.entry_form) for e in page], None if after is None else self._tokens.issue(key, after)
 
     def list_dataset_labels(
         self, dataset_arn: str, max_results: int = 100, next_token: str | None = None
@@ -285,14 +351,48 @@ class CustomLabelsBackend(BaseBackend):
             return labels, None if after is None else self._tokens.issue(key, after)
 
     def delete_dataset(self, dataset_arn: str) -> None:
+        """DELETE_IN_PROGRESS for `timing.delete_seconds`, then gone (md-delete-dataset waits for
+        ResourceNotFoundException from DescribeDataset)."""
         with self._lock:
             dataset = self._settled(dataset_arn)
             if dataset.busy:
                 raise errors.in_use(f"The dataset is {dataset.status}; try again when it has finished.")
-            del self._datasets[dataset_arn]
-            project = self._projects.get(dataset.project_arn)
-            if project is not None:
-                project.datasets.pop(dataset.dataset_type, None)
+            dataset.begin(self.clock.now(), self.timing.delete_seconds, creating=False, entries=None, deleting=True)
+            self._existing(dataset_arn)  # gone at once when deletions take no time
+
+    def distribute_dataset_entries(self, arns: list[str]) -> None:
+        """Move 20% of the training dataset's entries to the empty test dataset of the same project.
+
+        Both datasets are UPDATE_IN_PROGRESS, then UPDATE_COMPLETE, or UPDATE_FAILED with
+        ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE when 20% cannot move while every label keeps an
+        image in training (md-distributing-datasets; debugging-datasets-terminal-errors).
+        """
+        with self._lock:
+            datasets = [self._settled(arn) for arn in arns]
+            if len({d.arn for d in datasets}) != 2 or {d.dataset_type for d in datasets} != {"TRAIN", "TEST"}:
+                raise CustomLabelsError("InvalidParameterException", "Give the ARNs of one TRAIN and one TEST dataset.")
+            train, test = sorted(datasets, key=lambda d: d.dataset_type != "TRAIN")
+            if train.project_arn != test.project_arn:
+                raise CustomLabelsError("InvalidParameterException", "The datasets must belong to the same project.")
+            for dataset in (train, test):
+                if dataset.busy:
+                    raise CustomLabelsError("ResourceNotReadyException", f"The dataset is {dataset.status}.")
+                if dataset.status == "CREATE_FAILED":
+                    raise CustomLabelsError(
+                        "InvalidParameterException", "A dataset could not be created (CREATE_FAILED)."
+                    )
+            if test.order:
+                raise CustomLabelsError("InvalidParameterException", "The test dataset must be empty.")
+            if not train.order:
+                raise CustomLabelsError(
+                    "InvalidParameterException", "The training dataset has no entries to distribute."
+                )
+            moved = _share_to_move(train, DISTRIBUTED_SHARE)
+            failure = None if moved is not None else INSUFFICIENT_FOR_DISTRIBUTE
+            now, seconds = self.clock.now(), self.timing.update_seconds
+            refs = frozenset(e.source_ref for e in moved or [])
+            train.begin(now, seconds, creating=False, entries=None, failure=failure, limits=self.limits, removals=refs)
+            test.begin(now, seconds, creating=False, entries=list(moved or []), failure=failure, limits=self.limits)
 
     def begin_outside_update(self, dataset_arn: str, seconds: float) -> None:
         """UPDATE_IN_PROGRESS for `seconds` more simulated seconds, as if another client updated it."""
@@ -305,18 +405,49 @@ class CustomLabelsBackend(BaseBackend):
             return self._settled(dataset_arn)
 
     def _settled(self, arn: str) -> Dataset:
-        try:
-            dataset = self._datasets[arn]
-        except KeyError:
-            raise errors.not_found(f"The dataset {arn} does not exist.") from None
-        dataset.settle(self.clock.now())
+        dataset = self._existing(arn)
+        if dataset is None:
+            raise errors.not_found(f"The dataset {arn} does not exist.")
         return dataset
+
+    def _existing(self, arn: str) -> Dataset | None:
+        """The dataset brought up to the clock; None once it is gone (its deletion has ended)."""
+        dataset = self._datasets.get(arn)
+        if dataset is None:
+            return None
+        dataset.settle(self.clock.now())
+        if dataset.status != DELETED:
+            return dataset
+        del self._datasets[arn]
+        project = self._projects.get(dataset.project_arn)
+        if project is not None and project.datasets.get(dataset.dataset_type) == arn:
+            del project.datasets[dataset.dataset_type]
+        return None
 
     def _ready(self, arn: str) -> Dataset:
         dataset = self._settled(arn)
         if dataset.status == "CREATE_IN_PROGRESS":
             raise CustomLabelsError("ResourceNotReadyException", "The dataset is still being created.")
         return dataset
+
+
+def _share_to_move(train: Dataset, share: int) -> list[CheckedEntry] | None:
+    """One entry in `share` (rounded down), chosen so that every label keeps an image in training;
+    None when that many cannot move. The choice is repeatable: entries in a fixed pseudo-random order."""
+    target = len(train.order) // share
+    if target == 0:
+        return None
+    remaining = {name: stats.entry_count for name, stats in train.labels.items()}
+    order = sorted(train.order, key=lambda e: hashlib.sha256(e.source_ref.encode()).digest())
+    moved: list[CheckedEntry] = []
+    for entry in order:
+        if all(remaining.get(name, 0) > 1 for name in entry.labels):
+            moved.append(entry)
+            for name in entry.labels:
+                remaining[name] -= 1
+            if len(moved) == target:
+                return moved
+    return None
 
 
 custom_labels_backends: BackendDict[CustomLabelsBackend] = BackendDict(CustomLabelsBackend, "rekognition")

@@ -34,6 +34,7 @@ OPERATIONS = frozenset(
         "ListDatasetEntries",
         "ListDatasetLabels",
         "DeleteDataset",
+        "DistributeDatasetEntries",
     }
 )
 ALL = "*"

@@ -30,8 +30,9 @@ class TokenBook:
         return token
 
     def position(self, key: Hashable, token: str | None) -> int:
-        """Where a page starts: 0 without a token; InvalidPaginationTokenException for a foreign one."""
-        if token is None:
+        """Where a page starts: 0 without a token (or an empty one, as AWS's own Python sample sends on its
+        first call); InvalidPaginationTokenException for a token this service did not issue."""
+        if not token:
             return 0
         with self._lock:
             found = self._tokens.get(token)

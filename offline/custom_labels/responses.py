@@ -12,11 +12,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.utils import camelcase_to_underscores, method_names_from_class
+
 from offline.custom_labels.backend import CustomLabelsBackend, EntryFilter, get_backend
 from offline.custom_labels.errors import CustomLabelsError
 from offline.custom_labels.validation import validate_request
 
 Params = dict[str, Any]
+Response = tuple[str, dict[str, Any]]
 Handler = Callable[[CustomLabelsBackend, Params], dict[str, Any]]
 
 
@@ -78,6 +81,11 @@ def delete_dataset(backend: CustomLabelsBackend, p: Params) -> dict[str, Any]:
     return {}
 
 
+def distribute_dataset_entries(backend: CustomLabelsBackend, p: Params) -> dict[str, Any]:
+    backend.distribute_dataset_entries([d["Arn"] for d in p["Datasets"]])
+    return {}
+
+
 OPERATIONS: dict[str, tuple[str, Handler]] = {
     "create_project": ("CreateProject", create_project),
     "describe_projects": ("DescribeProjects", describe_projects),
@@ -88,7 +96,9 @@ OPERATIONS: dict[str, tuple[str, Handler]] = {
     "list_dataset_entries": ("ListDatasetEntries", list_dataset_entries),
     "list_dataset_labels": ("ListDatasetLabels", list_dataset_labels),
     "delete_dataset": ("DeleteDataset", delete_dataset),
+    "distribute_dataset_entries": ("DistributeDatasetEntries", distribute_dataset_entries),
 }
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"  # what AWS's JSON protocol answers with, errors included
 
 
 def _params(body: Any) -> dict[str, Any]:
@@ -105,17 +115,43 @@ def _params(body: Any) -> dict[str, Any]:
     return params
 
 
-def response_method(method_name: str, operation: str, handler: Handler) -> Callable[[Any], str]:
+def response_method(method_name: str, operation: str, handler: Handler) -> Callable[[Any], Response]:
     """A `RekognitionResponse` method: record the call, inject faults, validate, run."""
 
-    def method(self: Any) -> str:
+    def method(self: Any) -> Response:
         params = _params(self.body)
         backend = get_backend(self.current_account, self.region)
         arn = params.get("DatasetArn") or params.get("ProjectArn")
+        if arn is None and isinstance(params.get("Datasets"), list) and params["Datasets"]:
+            arn = params["Datasets"][0].get("Arn") if isinstance(params["Datasets"][0], dict) else None
         backend.enter(operation, arn if isinstance(arn, str) else None)
-        return json.dumps(handler(backend, validate_request(operation, params)))
+        body = json.dumps(handler(backend, validate_request(operation, params)))
+        return body, {"status": 200, "Content-Type": JSON_CONTENT_TYPE}
 
     method.__name__ = method_name
     method.__qualname__ = f"RekognitionResponse.{method_name}"
     method.__doc__ = f"Rekognition {operation} (offline Custom Labels service)."
     return method
+
+
+def json_call_action(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wrap `RekognitionResponse.call_action`: an operation nobody implements answers 400 with a JSON
+    UnknownOperationException (as AWS does; moto answers 500 with an HTML page), and every answer,
+    error or not, carries the JSON protocol's content type."""
+
+    def call_action(self: Any) -> Any:
+        action = self._get_action()
+        name = camelcase_to_underscores(action) if action else ""
+        if not name or name not in method_names_from_class(type(self)):
+            body = json.dumps(
+                {"__type": "UnknownOperationException", "message": f"Unknown operation {action or '(none)'}."}
+            )
+            return 400, {"Content-Type": JSON_CONTENT_TYPE, "X-Amzn-ErrorType": "UnknownOperationException"}, body
+        status, headers, body = original(self)
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+        headers.pop("content-type", None)
+        return status, headers, body
+
+    call_action.__wrapped__ = original  # type: ignore[attr-defined]
+    call_action.__module__ = __name__
+    return call_action

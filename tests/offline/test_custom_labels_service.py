@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 from offline import custom_labels  # noqa: E402
 from offline.clock import SYSTEM_CLOCK, ManualClock, ScaledClock  # noqa: E402
 from offline.custom_labels import ServiceTiming, entry_rules  # noqa: E402
+from tests.offline.images import put_images  # noqa: E402
 
 REGION = "us-east-1"
 EXAMPLES = Path("/work/shared/examples/doc-example-lines.jsonl")
@@ -36,8 +37,17 @@ def line(ref: str, **extra: Any) -> str:
     return json.dumps({"source-ref": ref, **extra})
 
 
+DATE = "2026-11-20T10:00:00"
+
+
 def classified(ref: str, name: str = "cat") -> str:
-    meta = {"class-name": name, "confidence": 1, "type": entry_rules.CLASSIFICATION, "human-annotated": "yes"}
+    meta = {
+        "class-name": name,
+        "confidence": 1,
+        "type": entry_rules.CLASSIFICATION,
+        "human-annotated": "yes",
+        "creation-date": DATE,
+    }
     return line(ref, animal=1, **{"animal-metadata": meta})
 
 
@@ -49,6 +59,7 @@ def boxed(
         "class-map": {"0": "cat", "1": "dog"},
         "type": entry_rules.DETECTION,
         "human-annotated": "yes",
+        "creation-date": DATE,
     }
     value = {"image_size": [{"width": width, "height": height, "depth": 3}], "annotations": annotations}
     return line(ref, **{"bb": value, "bb-metadata": meta})
@@ -59,7 +70,10 @@ def box(class_id: int = 0, top: float = 10, left: float = 10, width: float = 50,
 
 
 def blob(lines: list[str]) -> bytes:
-    return ("\n".join(lines) + "\n").encode()
+    """The lines as a GroundTruth blob, their images put in the local S3 first (call it inside mock_aws)."""
+    data = ("\n".join(lines) + "\n").encode()
+    put_images(data)
+    return data
 
 
 def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -76,7 +90,12 @@ def all_entries(client: Any, arn: str, **filters: Any) -> list[dict[str, Any]]:
 
 
 def codes(container: dict[str, Any]) -> list[str]:
-    return [e["code"] for e in container.get("errors", [])]
+    """Error codes in either form the service writes (dataset form: cl-errors)."""
+    return [e["code"] for key in ("errors", "cl-errors") for e in container.get(key, [])]
+
+
+def warning_codes(container: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in container.get("warnings", [])]
 
 
 @pytest.fixture
@@ -142,7 +161,7 @@ def test_create_update_list_flow(client: Any, clock: ManualClock) -> None:
     clock.advance(2.0)
     assert status(client, arn) == "CREATE_COMPLETE"
 
-    examples = EXAMPLES.read_text().splitlines()
+    examples = EXAMPLES.read_text().replace("s3://my-bucket/", "s3://bucket/").splitlines()  # one bucket
     duplicate = classified("s3://bucket/filler/00.jpg", "wolf")  # same source-ref again: first one kept
     lines = [*examples, *FILLER, *ERROR_LINES.values(), *DROPPED, duplicate, "", "   "]
     client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": blob(lines)})
@@ -163,8 +182,8 @@ def test_create_update_list_flow(client: Any, clock: ManualClock) -> None:
     assert entries["s3://bucket/filler/00.jpg"]["animal-metadata"]["class-name"] == "cat"
 
     # errors sit at the documented levels
-    assert codes(entries["s3://bucket/no-label.jpg"]) == ["ERROR_NO_LABEL_ATTRIBUTES"]
-    multilabel = entries["s3://my-bucket/example_image.jpg"]
+    assert warning_codes(entries["s3://bucket/no-label.jpg"]) == ["WARNING_UNANNOTATED_RECORD"]
+    multilabel = entries["s3://bucket/example_image.jpg"]
     assert codes(multilabel["image-label-attribute-name-metadata"]) == ["ERROR_UNSUPPORTED_USE_CASE_TYPE"]
     assert codes(multilabel) == ["ERROR_NO_VALID_LABEL_ATTRIBUTES"]
     off = entries["s3://bucket/off-frame.jpg"]["bb"]
@@ -182,9 +201,9 @@ def test_create_update_list_flow(client: Any, clock: ManualClock) -> None:
     assert codes(entries["s3://bucket/long-name.jpg"]["animal-metadata"]) == ["ERROR_INVALID_LABEL_NAME_LENGTH"]
     assert not any("errors" in json.dumps(entries[json.loads(x)["source-ref"]]) for x in FILLER)
 
-    # exact stats: labelled = 3 example lines + filler + no-class (dog box); errors = multilabel + 8
+    # exact stats: labeled = every line with a label attribute (all but no-label); flagged = multilabel + 8
     stats = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]["DatasetStats"]
-    assert stats == {"LabeledEntries": 34, "TotalEntries": 42, "TotalLabels": 7, "ErrorEntries": 9}
+    assert stats == {"LabeledEntries": 41, "TotalEntries": 42, "TotalLabels": 7, "ErrorEntries": 9}
     labels = {
         d["LabelName"]: d["LabelStats"] for d in client.list_dataset_labels(DatasetArn=arn)["DatasetLabelDescriptions"]
     }
@@ -197,9 +216,9 @@ def test_create_update_list_flow(client: Any, clock: ManualClock) -> None:
     pages = list(paginator.paginate(DatasetArn=arn, HasErrors=True, PaginationConfig={"PageSize": 2}))
     assert len(pages) == 5 and all("NextToken" in p for p in pages[:-1]) and "NextToken" not in pages[-1]
     with_errors = [json.loads(t)["source-ref"] for p in pages for t in p["DatasetEntries"]]
-    assert with_errors == ["s3://my-bucket/example_image.jpg", *ERROR_LINES]
+    assert with_errors == ["s3://bucket/example_image.jpg", *ERROR_LINES]
     assert len(all_entries(client, arn, HasErrors=False)) == 33
-    assert len(all_entries(client, arn, Labeled=False)) == 8
+    assert len(all_entries(client, arn, Labeled=False)) == 1
     assert len(all_entries(client, arn, ContainsLabels=["Echo", "ball"])) == 2
     assert len(all_entries(client, arn, SourceRefContains="filler/1", Labeled=True)) == 10
     assert len(all_entries(client, arn, ContainsLabels=["dog"], HasErrors=True, PaginationConfig={"PageSize": 1})) == 1
@@ -213,12 +232,12 @@ def test_create_update_list_flow(client: Any, clock: ManualClock) -> None:
 
 def test_update_fails_when_more_than_20_percent_invalid(client: Any, clock: ManualClock) -> None:
     arn = ready_dataset(client, clock)
-    good = [classified(f"s3://b/{i}.jpg") for i in range(8)]
+    good = [classified(f"s3://bkt/{i}.jpg") for i in range(8)]
     assert applied(client, clock, arn, [*good, "{bad", "{bad"]) == "UPDATE_COMPLETE"  # exactly 20%: accepted
     described = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]
     assert described["DatasetStats"]["TotalEntries"] == 8
 
-    more = [classified(f"s3://b/new-{i}.jpg") for i in range(7)]
+    more = [classified(f"s3://bkt/new-{i}.jpg") for i in range(7)]
     client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": blob([*more, "{", "[]", line("x")])})
     assert status(client, arn) == "UPDATE_IN_PROGRESS"
     clock.advance(10.0)
@@ -364,6 +383,9 @@ def test_delete_dataset_and_project(client: Any, clock: ManualClock) -> None:
         client.delete_dataset(DatasetArn=arn)
     clock.advance(10.0)
     client.delete_dataset(DatasetArn=arn)
+    (listed,) = client.describe_projects()["ProjectDescriptions"][0]["Datasets"]
+    assert listed["Status"] == "DELETE_IN_PROGRESS"  # md-delete-dataset: deleting takes a while
+    clock.advance(2.0)
     assert client.describe_projects()["ProjectDescriptions"][0]["Datasets"] == []
     assert client.delete_project(ProjectArn=project_arn)["Status"] == "DELETING"
     assert client.describe_projects()["ProjectDescriptions"] == []
@@ -502,7 +524,7 @@ def test_same_flow_over_http(clock: ManualClock) -> None:
             client.update_dataset_entries(DatasetArn=arn, Changes={"GroundTruth": blob(FILLER)})
         clock.advance(10.0)
         stats = client.describe_dataset(DatasetArn=arn)["DatasetDescription"]["DatasetStats"]
-        assert stats == {"LabeledEntries": 31, "TotalEntries": 38, "TotalLabels": 2, "ErrorEntries": 8}
+        assert stats == {"LabeledEntries": 37, "TotalEntries": 38, "TotalLabels": 2, "ErrorEntries": 8}
         assert len(all_entries(client, arn, HasErrors=True, PaginationConfig={"PageSize": 3})) == 8
         custom_labels.get_backend().faults.server_error("DescribeDataset")
         with pytest.raises(client.exceptions.InternalServerError):

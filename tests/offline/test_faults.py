@@ -21,9 +21,10 @@ from offline import custom_labels  # noqa: E402
 from offline.clock import SYSTEM_CLOCK, ManualClock  # noqa: E402
 from offline.custom_labels import ServiceTiming  # noqa: E402
 from offline.custom_labels.faults import DEFAULT_UPDATE_FAILURE, FaultInjector  # noqa: E402
+from tests.offline.images import put_images  # noqa: E402
 
 REGION = "us-east-1"
-LINE = b'{"source-ref": "s3://b/a.jpg", "x": 1, "x-metadata": {"class-name": "cat", "type": "groundtruth/image-classification", "confidence": 1}}\n'
+LINE = b'{"source-ref": "s3://bkt/a.jpg", "x": 1, "x-metadata": {"class-name": "cat", "type": "groundtruth/image-classification", "confidence": 1}}\n'
 
 
 @pytest.fixture
@@ -38,6 +39,7 @@ def clock() -> Iterator[ManualClock]:
 @pytest.fixture
 def client(clock: ManualClock) -> Iterator[Any]:
     with mock_aws():
+        put_images(LINE)
         yield boto3.client("rekognition", region_name=REGION, config=Config(retries={"total_max_attempts": 1}))
 
 

@@ -25,6 +25,11 @@ import requests
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from offline.fixture_images import TINY_PNG, image_refs  # noqa: E402
+
 EXAMPLE = ROOT / "examples" / "manifests" / "pets-clean.jsonl"
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
@@ -210,6 +215,27 @@ def test_aws_cli_against_the_server(server: Server, tmp_path: Path) -> None:
     # AWS CLI v1 base64-encodes a blob member's text itself and does not expand fileb://
     # inside shorthand or JSON: the JSON Lines go in as the member's text.
     changes = tmp_path / "changes.json"
+    image = tmp_path / "no-label.png"  # the service looks every image up in the local S3
+    image.write_bytes(TINY_PNG)
+    s3 = server.client("s3")
+    for bucket, key in image_refs(EXAMPLE.read_bytes()):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=TINY_PNG)
+    subprocess.run(
+        [
+            aws,
+            "--endpoint-url",
+            server.endpoint,
+            "s3",
+            "cp",
+            str(image),
+            "s3://labelsync-demo-images/pets/no-label.jpg",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     changes.write_text(json.dumps({"GroundTruth": (EXAMPLE.read_bytes() + NO_LABEL).decode()}))
     project_arn = run("create-project", "--project-name", "cli-project")["ProjectArn"]
     dataset_arn = run("create-dataset", "--project-arn", project_arn, "--dataset-type", "TRAIN")["DatasetArn"]
@@ -226,7 +252,9 @@ def test_aws_cli_against_the_server(server: Server, tmp_path: Path) -> None:
     assert description["DatasetStats"] == {"LabeledEntries": 6, "TotalEntries": 7, "TotalLabels": 3, "ErrorEntries": 1}
     with_errors = run("list-dataset-entries", "--dataset-arn", dataset_arn, "--has-errors")["DatasetEntries"]
     assert [json.loads(line)["source-ref"] for line in with_errors] == ["s3://labelsync-demo-images/pets/no-label.jpg"]
-    assert json.loads(with_errors[0])["errors"][0]["code"] == "ERROR_NO_LABEL_ATTRIBUTES"
+    entry = json.loads(with_errors[0])  # the dataset form: warnings, cl-errors and cl-metadata
+    assert entry["warnings"][0]["code"] == "WARNING_UNANNOTATED_RECORD"
+    assert entry["cl-metadata"] == {"is_labeled": False}
 
 
 def test_errors_reach_http_clients_as_modeled_exceptions(server: Server) -> None:
