@@ -286,15 +286,8 @@ def wait_idle(stack: OfflineStack, timeout: float, poll: float = 0.25) -> list[d
 
 
 def history(stack: OfflineStack, execution_arn: str) -> list[dict[str, Any]]:
-    sfn = stack.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events += page["events"]
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    pages = stack.client("stepfunctions").get_paginator("get_execution_history")
+    return [event for page in pages.paginate(executionArn=execution_arn, maxResults=1000) for event in page["events"]]
 
 
 def largest_payload(events: Sequence[dict[str, Any]]) -> tuple[int, str]:

@@ -9,6 +9,7 @@ subscriber receives. Give manifest paths to drop your own files instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -16,8 +17,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from labelsync.settings import project_name_problem
 from offline.stack import OfflineConfig, OfflineStack
 
+DEMO_PROJECT = "demo-project"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "manifests"
 DEFAULT_DROPS = [
     ("incoming/demo-project/train/pets-clean.jsonl", EXAMPLES / "pets-clean.jsonl"),
@@ -36,10 +39,18 @@ SHOWN_STATES = {
 }
 
 
+def project_name(text: str) -> str:
+    """argparse type: a bad name is one line of usage error, not a traceback from CreateProject."""
+    problem = project_name_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make demo ARGS=...", description=__doc__.splitlines()[0])
     parser.add_argument("manifests", nargs="*", type=Path, help="manifest files to drop (default: the examples)")
-    parser.add_argument("--project", default="demo-project", help="project for the given manifests")
+    parser.add_argument("--project", type=project_name, default=DEMO_PROJECT, help="project for the given manifests")
     parser.add_argument("--dataset", choices=["train", "test"], default="train", help="dataset for the given manifests")
     parser.add_argument("--json", action="store_true", help="print each SNS message as one JSON line on stdout")
     parser.add_argument(
@@ -103,55 +114,39 @@ class ProgressPrinter:
             self.say(f"{short}: execution {kind.removeprefix('Execution').upper()}")
 
 
-def print_report(message: dict[str, Any], out: TextIO) -> None:
-    report = json.loads(message["Message"])
+def print_report(message: dict[str, Any], email: str | None, out: TextIO) -> None:
+    """What an email subscriber reads (the pipeline's own `email` body); a bare alert has only JSON."""
     attrs = {k: v["Value"] for k, v in message.get("MessageAttributes", {}).items()}
     print("\n" + "=" * 78, file=out)
     print(f"SNS message  subject={message.get('Subject')!r}  attributes={attrs}", file=out)
-    print(report["summary"], file=out)
-    counts = report["counts"]
-    print("  counts: " + ", ".join(f"{k}={v}" for k, v in counts.items()), file=out)
-    if report.get("rejection"):
-        print(f"  manifest rejected: {report['rejection']['code']}: {report['rejection']['message']}", file=out)
-    for item in report.get("rejectedLines", []):
-        print(f"  line {item['line']}: rejected before sending: {item['code']}: {item['message']}", file=out)
-    for item in report.get("warnings", []):
-        print(f"  line {item['line']}: sent with a warning: {item['code']}: {item['message']}", file=out)
-    for item in report.get("conversions", []):
-        print(
-            f"  line {item['line']}: multi-label {item['attribute']!r} converted to {item['newAttributes']}", file=out
-        )
-    for item in report.get("supersededLines", []):
-        print(f"  line {item['line']}: superseded by line {item['supersededBy']} ({item['sourceRef']})", file=out)
-    for item in report.get("entryErrors", []):
-        print(f"  {item['sourceRef']} [{item['location']}]: {item['code']}: {item['message']}", file=out)
-    if report.get("failure"):
-        print(f"  failure: {json.dumps(report['failure'])}", file=out)
-    print(f"  full report: {report['reportUri']}", file=out)
+    print(email.rstrip("\n") if email is not None else message["Message"], file=out)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    human = sys.stderr if args.json else sys.stdout
+    if args.json:
+        # Logs (--verbose) and progress go to stderr; stdout carries the JSON lines only.
+        out = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return run(args, human=sys.stderr, out=out)
+    return run(args, human=sys.stdout, out=sys.stdout)
+
+
+def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
     drops = DEFAULT_DROPS
+    project = DEMO_PROJECT
     if args.manifests:
         missing = [str(p) for p in args.manifests if not p.is_file()]
         if missing:
             print(f"no such manifest file: {', '.join(missing)}", file=sys.stderr)
             return 2
-        drops = [(f"incoming/{args.project}/{args.dataset}/{p.name}", p) for p in args.manifests]
+        project = args.project
+        drops = [(f"incoming/{project}/{args.dataset}/{p.name}", p) for p in args.manifests]
     config = OfflineConfig(
         time_scale=args.time_scale,
         update_seconds=args.update_seconds,
         log_level="INFO" if args.verbose else "WARNING",
-        projects={
-            "demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True},
-            **(
-                {args.project: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
-                if args.manifests
-                else {}
-            ),
-        },
+        projects={project: {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}},
     )
     with OfflineStack(config) as stack:
         print(
@@ -159,29 +154,36 @@ def main(argv: list[str] | None = None) -> int:
             f"1 simulated second = {config.time_scale * 1000:g} ms, dataset updates take {config.update_seconds:g} s",
             file=human,
         )
-        stack.create_project("demo-project", ["TRAIN"])
-        if args.manifests and args.project != "demo-project":
-            stack.create_project(args.project)
-        print(
-            "Created project demo-project with an empty TRAIN dataset (TEST will be created by the pipeline)",
-            file=human,
-        )
+        wanted = [key.split("/")[2].upper() for key, _ in drops if key.split("/")[1] == project]
+        print(create_datasets(stack, project, wanted), file=human)
         with ProgressPrinter(stack, human) as progress:
             for key, path in drops:
                 progress.say(f"drop s3://{config.bucket}/{key}")
                 stack.drop(key, path)
             stack.wait_until_idle(timeout=600)
         messages = stack.messages()
+        emails = stack.emails()
         for message in messages:
             if args.json:
-                print(json.dumps(message, separators=(",", ":")), flush=True)
+                print(json.dumps(message, separators=(",", ":")), file=out, flush=True)
             else:
-                print_report(message, human)
+                print_report(message, emails.get(message["MessageId"]), human)
         crashed = stack.runtime.errors(source="async")
         for invocation in crashed:
             print(f"plan step failed: {invocation.error}", file=sys.stderr)
         print(f"\n{len(messages)} SNS message(s) for {len(drops)} manifest(s).", file=human)
         return 1 if crashed or len(messages) != len(drops) else 0
+
+
+def create_datasets(stack: OfflineStack, project: str, wanted: list[str]) -> str:
+    """Create `project` with a TRAIN dataset (the demo's default drops) or none (your manifests):
+    the pipeline creates each missing dataset it is sent to. Says exactly what was created."""
+    existing = ["TRAIN"] if project == DEMO_PROJECT else []
+    stack.create_project(project, existing)
+    left = sorted(set(wanted) - set(existing))
+    made = f"an empty {existing[0]} dataset" if existing else "no datasets"
+    later = f" ({' and '.join(left)} will be created by the pipeline)" if left else ""
+    return f"Created project {project} with {made}{later}"
 
 
 if __name__ == "__main__":

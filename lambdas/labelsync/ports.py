@@ -68,9 +68,15 @@ class Datasets(Protocol):
         """The `source-ref` of every entry of the dataset, page by page (lazily: stop iterating to stop listing)."""
         ...
 
+    def label_names(self, dataset_arn: str) -> Iterable[str]:
+        """The dataset's distinct labels (ListDatasetLabels, every page): at most 250."""
+        ...
+
 
 class Notifier(Protocol):
-    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None: ...
+    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str], structured: bool = False) -> None:
+        """`structured`: `message` is a JSON object of one body per protocol (`default`, `email`)."""
+        ...
 
 
 class ExecutionStatus(Protocol):

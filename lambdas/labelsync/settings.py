@@ -7,6 +7,7 @@ The names below are the contract between the CDK stack (infra/), the offline sta
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ ENV_POLL_MAX = "POLL_MAX_SECONDS"
 ENV_POLL_TIMEOUT = "POLL_TIMEOUT_SECONDS"
 ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
 ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
+ENV_REFUSE_UNUSABLE = "REFUSE_UNUSABLE"
 ENV_LEDGER_TABLE = "LEDGER_TABLE"
 
 DEFAULT_CHUNK_LIMIT = 5_242_880
@@ -72,6 +74,7 @@ class Settings:
     poll: PollSettings = field(default_factory=PollSettings)
     report_max_errors: int = 100
     warnings_as_rejections: bool = False  # label-rule warnings reject the line instead of only reporting it
+    refuse_unusable: bool = False  # refuse a manifest whose lines could not train a model (verdict UNUSABLE)
     ledger_table: str = ""  # DynamoDB: per-dataset run queue, lock and update timings
 
     @classmethod
@@ -91,6 +94,7 @@ class Settings:
             ),
             report_max_errors=_int(env, ENV_REPORT_MAX_ERRORS, 100, minimum=0),
             warnings_as_rejections=_bool(env, ENV_WARNINGS_AS_REJECTIONS, False),
+            refuse_unusable=_bool(env, ENV_REFUSE_UNUSABLE, False),
             ledger_table=env.get(ENV_LEDGER_TABLE, ""),
         )
 
@@ -99,6 +103,19 @@ class Settings:
         missing = [n for n in names if not getattr(self, n)]
         if missing:
             raise SettingsError(f"missing pipeline settings: {', '.join(missing)}")
+
+
+# Rekognition project names (CreateProject ProjectName): also keeps IAM wildcards out of ARNs.
+PROJECT_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a project this stack syncs (CreateProject's pattern; `.`/`..` cannot be routed)."""
+    if not PROJECT_NAME.match(name):
+        return f"{name!r} is not a valid Rekognition project name ([a-zA-Z0-9_.-]{{1,255}})"
+    if name in (".", ".."):
+        return f"{name!r} cannot be a key folder under incoming/ (routing refuses '.' and '..' folders)"
+    return None
 
 
 def parse_projects(text: str) -> dict[str, ProjectPolicy]:
@@ -111,6 +128,9 @@ def parse_projects(text: str) -> dict[str, ProjectPolicy]:
         raise SettingsError(f"{ENV_PROJECTS} must be a JSON object of project name -> policy")
     projects: dict[str, ProjectPolicy] = {}
     for name, policy in raw.items():
+        problem = project_name_problem(str(name))
+        if problem:
+            raise SettingsError(f"{ENV_PROJECTS}: {problem}")
         policy = policy or {}
         if not isinstance(policy, dict):
             raise SettingsError(f"{ENV_PROJECTS}[{name!r}] must be an object")

@@ -75,8 +75,10 @@ def test_non_terminal_errors_rejects_and_superseded_lines_are_reported(stack: Of
     codes = {(e["sourceRef"].rsplit("/", 1)[1], e["code"]) for e in report["entryErrors"]}
     assert ("img-0102.jpg", "ERROR_INVALID_BOUNDING_BOX") in codes
     assert ("img-0103.jpg", "ERROR_MISSING_CLASS_MAP_ID") in codes
-    assert ("img-0111.jpg", "ERROR_NO_LABEL_ATTRIBUTES") in codes
-    assert counts["entriesWithErrors"] == 3
+    # img-0111.jpg (only its image) is WARNING_UNANNOTATED_RECORD, a warning the service writes under
+    # `warnings` (tm-debugging-json-line-errors); the report reads `errors`/`cl-errors` only (entry_errors.py).
+    assert not any(ref == "img-0111.jpg" for ref, _ in codes)
+    assert counts["entriesWithErrors"] == 2
     # The TEST dataset did not exist: the pipeline created it and waited for it.
     arn = dataset_arn(stack, "TEST")
     stored = {e["source-ref"]: e for e in entries(stack, arn)}
@@ -97,7 +99,7 @@ def test_mostly_invalid_manifest_is_rejected_whole_and_nothing_is_sent(stack: Of
     body = b'{"source-ref": "s3://b/1.jpg"}\nnot json\n{"no": "ref"}\n'
     stack.drop("incoming/demo-project/train/bad.jsonl", body)
     (execution,) = stack.wait_until_idle()
-    assert execution["status"] == "FAILED" and execution["error"] == "ManifestRejected"
+    assert execution["status"] == "SUCCEEDED"  # alerted REJECTED; not an execution failure
     report = only_report(stack)
     assert report["outcome"] == "REJECTED" and report["rejection"]["code"] == "ERROR_TOO_MANY_RECORDS_IN_ERROR"
     assert len(report["rejectedLines"]) == 2
@@ -107,7 +109,7 @@ def test_mostly_invalid_manifest_is_rejected_whole_and_nothing_is_sent(stack: Of
 def test_unknown_key_is_rejected_with_an_alert(stack: OfflineStack) -> None:
     stack.drop("incoming/unknown-project/train/pets.jsonl", CLEAN)
     (execution,) = stack.wait_until_idle()
-    assert execution["status"] == "FAILED"
+    assert execution["status"] == "SUCCEEDED"  # alerted REJECTED; not an execution failure
     report = only_report(stack)
     assert report["outcome"] == "REJECTED" and report["rejection"]["code"] == "ROUTE_PROJECT_NOT_ALLOWED"
     assert "unknown-project" in report["rejection"]["message"]
@@ -228,7 +230,7 @@ def test_gzipped_manifest_is_read_and_a_corrupt_one_is_rejected(stack: OfflineSt
     broken = gzip.compress(b"not json\n" + CLEAN.read_bytes() * 600)[:-20]  # past the first 1 MB read
     stack.drop("incoming/demo-project/train/broken.jsonl.gz", broken)
     executions = stack.wait_until_idle()
-    assert sorted(e["status"] for e in executions) == ["FAILED", "SUCCEEDED"]
+    assert sorted(e["status"] for e in executions) == ["SUCCEEDED", "SUCCEEDED"]  # the rejected one alerted
     good, bad = stack.reports()
     assert good["outcome"] == "SUCCEEDED" and good["counts"]["accepted"] == 6
     assert bad["outcome"] == "REJECTED" and bad["rejection"]["code"] == "ERROR_UNREADABLE_MANIFEST"
@@ -240,7 +242,7 @@ def test_a_gzip_over_the_services_line_limit_is_rejected_before_anything_is_sent
     body = CLEAN.read_bytes() + b"\n" * 250_001
     stack.drop("incoming/demo-project/train/too-many.jsonl.gz", gzip.compress(body))
     (execution,) = stack.wait_until_idle()
-    assert execution["status"] == "FAILED" and execution["error"] == "ManifestRejected"
+    assert execution["status"] == "SUCCEEDED"  # alerted REJECTED; not an execution failure
     report = only_report(stack)
     assert report["outcome"] == "REJECTED" and report["rejection"]["code"] == "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
     assert "250,000 lines" in report["rejection"]["message"]

@@ -86,8 +86,8 @@ def test_an_image_the_service_loses_is_reported_as_a_failed_alert(
 ) -> None:
     applied = Dataset._apply
 
-    def apply_and_lose_one(self: Dataset, changes: list[CheckedEntry]) -> str | None:
-        failure = applied(self, changes)
+    def apply_and_lose_one(self: Dataset, changes: list[CheckedEntry], *limits_and_removals: Any) -> str | None:
+        failure = applied(self, changes, *limits_and_removals)
         if failure is None and self.entries.pop(LOST, None) is not None:
             self.order = list(self.entries.values())
         return failure

@@ -173,11 +173,21 @@ def test_the_plan_is_the_rulebook_applied_line_by_line(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edge_lines.lines())
-def test_json_is_read_as_pythons_decoder_reads_it(data: bytes) -> None:
-    """msgspec reads the usual line; whatever it reads must be what `json` reads (NaN, 1e400, ... go to json)."""
+def test_json_is_read_as_a_strict_parser_reads_it(data: bytes) -> None:
+    """msgspec reads the usual line; whatever it reads must be what `json` reads when told to refuse
+    what a strict parser refuses (NaN and Infinity literals, a key twice in one object)."""
+
+    def refuse(what: object) -> Any:
+        raise ValueError(what)
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({key for key, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
     try:
-        expected: Any = json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError):  # invalid UTF-8 or JSON, too many digits, too deep
+        expected: Any = json.loads(data.decode("utf-8"), parse_constant=refuse, object_pairs_hook=unique)
+    except (ValueError, RecursionError):  # invalid UTF-8 or JSON, too many digits, too deep, not strict
         expected = None
     parsed = rules.parse(data, len(data))
     if len(parsed) == 2:

@@ -35,6 +35,36 @@ def test_errors_are_found_at_all_four_levels_and_both_keys() -> None:
     }
 
 
+def test_warnings_are_read_at_their_level_and_never_counted_as_errors() -> None:
+    """tm-debugging-json-line-errors: the service writes warnings under `warnings`, beside `errors`."""
+    entry = {
+        "source-ref": "s3://b/k.jpg",
+        "warnings": [{"code": "WARNING_NO_ANNOTATIONS", "message": "none"}],
+        "bb": {"annotations": [], "warnings": [{"code": "WARNING_NO_ATTRIBUTE_ANNOTATIONS", "message": "empty"}]},
+        "c-metadata": {"errors": [{"code": "ERROR_UNSUPPORTED_USE_CASE_TYPE", "message": "meta"}]},
+    }
+    found = {(e.code, e.location, e.level) for e in errors_in_entry(entry)}
+    assert found == {
+        ("WARNING_NO_ANNOTATIONS", "line", "warning"),
+        ("WARNING_NO_ATTRIBUTE_ANNOTATIONS", "bb", "warning"),
+        ("ERROR_UNSUPPORTED_USE_CASE_TYPE", "c-metadata", "error"),
+    }
+    report = build_report(
+        requested="COMPLETED",
+        execution_id="e",
+        plan={**PLAN, "counts": {"linesRead": 1, "accepted": 1, "rejected": 0, "superseded": 0}},
+        dataset_arn="arn",
+        entry_findings=[e for e in errors_in_entry(entry) if e.level == "warning"],
+        rejected_lines=[],
+        superseded_lines=[],
+        failure=None,
+        report_uri="s3://b/r.json",
+    )
+    assert report["outcome"] == SUCCEEDED
+    assert report["counts"]["entriesWithErrors"] == 0 and report["counts"]["entryWarnings"] == 2
+    assert report["entryErrors"] == [] and {w["level"] for w in report["entryWarnings"]} == {"warning"}
+
+
 def test_only_this_manifests_entries_are_kept() -> None:
     lines = [
         json.dumps({"source-ref": r, "errors": [{"code": "X", "message": ""}]}) for r in ("s3://b/a", "s3://b/other")
@@ -55,7 +85,7 @@ def test_outcomes_and_summary() -> None:
         execution_id="x",
         plan={**PLAN, "counts": {"linesRead": 2, "accepted": 2, "rejected": 0}},
         dataset_arn="arn",
-        entry_errors=[],
+        entry_findings=[],
         rejected_lines=[],
         superseded_lines=[],
         failure=None,
@@ -68,7 +98,7 @@ def test_outcomes_and_summary() -> None:
         execution_id="x",
         plan=PLAN,
         dataset_arn="arn",
-        entry_errors=errs,
+        entry_findings=errs,
         rejected_lines=[{"line": 3}],
         superseded_lines=[],
         failure=None,
@@ -107,7 +137,7 @@ def test_failure_names_chunk_and_status_message() -> None:
         execution_id="x",
         plan=PLAN,
         dataset_arn="a",
-        entry_errors=[],
+        entry_findings=[],
         rejected_lines=[],
         superseded_lines=[],
         failure=failure,
@@ -123,7 +153,7 @@ def test_message_is_cut_to_fit_sns() -> None:
         execution_id="x",
         plan=PLAN,
         dataset_arn="a",
-        entry_errors=errs,
+        entry_findings=errs,
         rejected_lines=[],
         superseded_lines=[],
         failure=None,

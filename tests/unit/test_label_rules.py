@@ -1,6 +1,7 @@
 """Each label rule: one line that breaks it, one that does not (FACTS section 1, issue 3 item 2)."""
 
 import copy
+import io
 import json
 from typing import Any
 
@@ -70,6 +71,14 @@ many_boxes = [{"class_id": 0, "top": 1, "left": 1, "width": 10, "height": 10}] *
         (edit(CLASSIFICATION, "sunny-metadata.class-name", DELETE), rules.INVALID_METADATA_FORMAT),
         (edit(DETECTION, "bb.image_size.0.height", 0), rules.INVALID_IMAGE_DIMENSION),
         (edit(DETECTION, "bb.image_size.0.width", 5000), rules.INVALID_IMAGE_DIMENSION),
+        (edit(DETECTION, "bb.image_size.0.width", 32), rules.INVALID_IMAGE_DIMENSION),
+        (
+            edit(edit(DETECTION, "bb.image_size.0.width", 4000), "bb.image_size.0.height", 190),
+            rules.INVALID_IMAGE_DIMENSION,
+        ),
+        (edit(DETECTION, "bb.annotations", []), rules.NO_ATTRIBUTE_ANNOTATIONS),
+        (edit(DETECTION, "bb.annotations", []), rules.NO_ANNOTATIONS),
+        ({"source-ref": "s3://bucket/e.jpg"}, rules.UNANNOTATED_RECORD),
         ({"source-ref": "s3://bucket/c.jpg", "bb": 1}, rules.NO_LABEL_ATTRIBUTES),
         (edit(CLASSIFICATION, "sunny-metadata", "text"), rules.NO_VALID_LABEL_ATTRIBUTES),
         (
@@ -95,7 +104,7 @@ def test_each_rule_is_reported_with_the_service_code(broken: dict[str, Any], cod
         edit(edit(DETECTION, "bb.annotations", many_boxes[:50]), "bb-metadata.objects", [{"confidence": 0}] * 50),
         edit(edit(DETECTION, "bb.image_size.0.width", 2560), "bb.annotations.0.width", 2),  # 1 px once scaled
         edit(DETECTION, "bb-metadata.class-map", {"0": "x" * 256}),
-        edit(DETECTION, "bb.annotations", []),
+        edit(DETECTION, "bb.image_size.0.width", 1280),  # 1280x480: within 20:1
         {**DETECTION, "cl-metadata": {"is_labeled": True}, "extra": "tolerated"},
     ],
 )
@@ -137,8 +146,6 @@ def test_invisible_characters_in_the_key_are_a_warning_and_visible_unicode_is_no
 
 
 def test_an_escaped_invisible_character_in_an_ascii_line_is_found() -> None:
-    import io
-
     from labelsync.domain.planning import plan_manifest
 
     lines = [dict(DETECTION, **{"source-ref": f"s3://bucket/img-{i}.jpg"}) for i in range(50)]
@@ -154,3 +161,138 @@ def test_an_escaped_invisible_character_in_an_ascii_line_is_found() -> None:
 
     plan = plan_manifest(lambda: io.BytesIO(data), chunk_limit=5_242_880, sink=Sink(), block_size=4096)
     assert [(w.line, w.code) for w in plan.warnings] == [(31, "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF")]
+
+
+def test_a_manifest_with_images_in_two_buckets_is_refused_naming_the_line() -> None:
+    """tm-debugging-aggregate-errors ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: the service fails the whole
+    manifest, so the plan refuses it before a chunk could half-apply; with warnings as rejections the
+    lines from the other bucket are rejected instead and the rest is sent."""
+    from labelsync.domain.planning import PLAN_REJECTED, plan_manifest
+
+    lines = [dict(DETECTION, **{"source-ref": f"s3://bucket/img-{i}.jpg"}) for i in range(10)]
+    lines[6]["source-ref"] = lines[8]["source-ref"] = "s3://elsewhere/x.jpg"
+    lines[8]["source-ref"] = "s3://elsewhere/y.jpg"
+    data = b"".join(json.dumps(doc).encode() + b"\n" for doc in lines)
+
+    class Sink:
+        def write_chunk(self, index: int, data: bytes) -> str:
+            return str(index)
+
+        def append(self, name: str, data: bytes) -> None:
+            pass
+
+    plan = plan_manifest(lambda: io.BytesIO(data), chunk_limit=5_242_880, sink=Sink())
+    assert plan.status == PLAN_REJECTED and plan.reason is not None
+    code, message = plan.reason
+    assert code == "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"
+    assert "line 7's in 'elsewhere'" in message and "2 lines in another bucket" in message
+    strict = plan_manifest(lambda: io.BytesIO(data), chunk_limit=5_242_880, sink=Sink(), warnings_as_rejections=True)
+    assert strict.status != PLAN_REJECTED and strict.counts.rejected == 2
+
+
+def test_levels_and_advisories_are_told_apart() -> None:
+    assert rules.level(rules.NO_ANNOTATIONS) == rules.WARNING and rules.level(rules.INVALID_BOUNDING_BOX) == rules.ERROR
+    assert rules.is_advisory(rules.TOO_MANY_LABELS) and rules.is_advisory(rules.INVISIBLE_IN_SOURCE_REF)
+    assert not rules.is_advisory(rules.MULTIPLE_BUCKETS)  # the service's own code
+    assert not rules.is_advisory(rules.NO_ANNOTATIONS) and not rules.is_advisory(rules.INVALID_IMAGE_DIMENSION)
+
+
+def test_an_empty_annotation_list_leaves_the_line_ignored_not_invalid() -> None:
+    """WARNING_NO_ANNOTATIONS: the line is kept, left out of training, and not counted as invalid."""
+    checked = rules.label_check(edit(DETECTION, "bb.annotations", []))
+    assert [code for code, _ in checked.findings] == [rules.NO_ATTRIBUTE_ANNOTATIONS, rules.NO_ANNOTATIONS]
+    assert not checked.usable and all(rules.level(code) == rules.WARNING for code, _ in checked.findings)
+    line = json.dumps(edit(DETECTION, "bb.annotations", [])).encode()
+    verdict = Checker(5_000_000).check(RawLine(1, line, len(line)))
+    assert isinstance(verdict, Accepted) and verdict.ignored and not verdict.flagged
+
+
+def test_one_bad_box_of_two_leaves_the_line_usable_but_flagged() -> None:
+    two = edit(
+        edit(
+            DETECTION,
+            "bb.annotations",
+            [*DETECTION["bb"]["annotations"], {**DETECTION["bb"]["annotations"][0], "left": 600}],
+        ),
+        "bb-metadata.objects",
+        [{"confidence": 1}, {"confidence": 1}],
+    )
+    line = json.dumps(two).encode()
+    verdict = Checker(5_000_000).check(RawLine(1, line, len(line)))
+    assert isinstance(verdict, Accepted) and verdict.usable and verdict.flagged and verdict.labels == {"cat"}
+
+
+def test_an_oversized_image_makes_the_line_unusable() -> None:
+    line = json.dumps(edit(edit(DETECTION, "bb.image_size.0.width", 3509), "bb.image_size.0.height", 4963)).encode()
+    verdict = Checker(5_000_000).check(RawLine(1, line, len(line)))
+    assert isinstance(verdict, Accepted) and not verdict.usable and verdict.flagged
+    assert [w.code for w in verdict.warnings] == [rules.INVALID_IMAGE_DIMENSION, rules.NO_VALID_LABEL_ATTRIBUTES]
+
+
+def test_no_label_attributes_names_the_orphan_keys() -> None:
+    ((code, message),) = rules.label_warnings(
+        {"source-ref": "s3://b/x.jpg", "normal": 1, "other-metadata": {}, "zero\u200bwidth": 2}
+    )
+    assert code == rules.NO_LABEL_ATTRIBUTES
+    assert "'normal' has no 'normal-metadata'" in message and "'other-metadata' has no 'other'" in message
+    assert "\\u200b" in message  # an invisible character in a key is shown escaped
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (b'{"source-ref":"s3://b/x.jpg","v":NaN}', "NaN is not a JSON value"),
+        (b'{"source-ref":"s3://b/x.jpg","v":-Infinity}', "-Infinity is not a JSON value"),
+        (b'{"source-ref":"s3://b/x.jpg","v":1,"v":2}', "the key 'v' appears twice in one object"),
+        (b'{"source-ref":"s3://b/x.jpg","a":{"k" :1,"k":2}}', "the key 'k' appears twice"),
+        (b'{"source-ref":"s3://b/x.jpg","a":[{"\\u0022":1,"\\"":2}]}', "appears twice"),
+        (b'{"source-ref":"s3://b/x.jpg","source-ref":"s3://b/y.jpg"}', "the key 'source-ref' appears twice"),
+        (b'{"source-ref":"s3://b/x.jpg","t":"a\\u003ab","t":1}', "the key 't' appears twice"),  # an escaped colon
+        (b'{"source-ref":"s3://b/x.jpg","t"\t:\t"x:y","t" : 1}', "the key 't' appears twice"),
+        ('{"source-ref":1}\n'.encode("utf-16-le"), "looks like UTF-16"),
+        (b'\xff\xfe{\x00"\x00', "looks like UTF-16"),
+        (b'{"source-ref":"s3://b/x.jpg"}\r{"source-ref":"s3://b/y.jpg"}', "ends lines with CR alone"),
+    ],
+)
+def test_what_a_strict_parser_refuses_is_named(line: bytes, words: str) -> None:
+    code, message, _ = rules.parse(line, len(line))  # type: ignore[misc]
+    assert code in (rules.INVALID_JSON, rules.INVALID_UTF8) and words in message, message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"source-ref":"s3://b/x.jpg","a":{"k":1},"b":{"k":2}}',  # the same key in two objects
+        b'{"source-ref":"s3://b/x.jpg","note":"say \\"k\\": twice \\"k\\":"}',  # `":` inside a string
+        b'{"source-ref" : "s3://b/x.jpg", "k" : 1}',  # spaces before colons (the exact check runs)
+        b'{"source-ref":"s3://b/x.jpg","v":1e400}',  # a number past a double: valid JSON
+        b'{"source-ref":"s3://b/x.jpg","t":"a\\u003Ab"}',  # an escaped colon (the exact check runs)
+    ],
+)
+def test_strict_reading_accepts_what_is_valid(line: bytes) -> None:
+    assert len(rules.parse(line, len(line))) == 2
+
+
+def test_readiness_verdicts() -> None:
+    assert rules.readiness(sent=10, usable=10, flagged=0, ignored=0, rejected=0)[0] == rules.READY
+    assert rules.readiness(sent=10, usable=9, flagged=1, ignored=0, rejected=0)[0] == rules.DEGRADED
+    assert rules.readiness(sent=10, usable=10, flagged=0, ignored=0, rejected=1)[0] == rules.DEGRADED
+    # 2 of 10 with errors is the threshold itself; 3 is over it.
+    assert rules.readiness(sent=10, usable=8, flagged=2, ignored=0, rejected=0)[0] == rules.DEGRADED
+    assert rules.readiness(sent=10, usable=7, flagged=3, ignored=0, rejected=0)[0] == rules.UNUSABLE
+    # Ignored lines are outside the threshold: 2 of the 9 counted have errors (22%), of 10 sent (20%).
+    assert rules.readiness(sent=10, usable=7, flagged=2, ignored=1, rejected=0)[0] == rules.UNUSABLE
+    assert rules.readiness(sent=11, usable=8, flagged=2, ignored=1, rejected=0)[0] == rules.DEGRADED
+    verdict, reason = rules.readiness(sent=404, usable=0, flagged=404, ignored=0, rejected=0)
+    assert verdict == rules.UNUSABLE and "none of the 404 lines" in reason
+
+
+def test_the_dataset_label_limit() -> None:
+    assert rules.label_limit_finding(250) is None
+    code, message = rules.label_limit_finding(251, in_dataset=200)  # type: ignore[misc]
+    assert code == rules.MANIFEST_TOO_MANY_LABELS and "251" in message and "200 it has now" in message
+
+
+def test_printable_escapes_what_a_person_cannot_see() -> None:
+    assert rules.printable("key\u200bname\uf025\nend") == "key\\u200bname\\uf025\\nend"
+    assert rules.printable("été") == "été"

@@ -15,9 +15,26 @@ PROJECTS = {
 
 
 def test_routes_project_and_dataset_type() -> None:
-    target = route("incoming/pets/test/batch 1/run.jsonl", "incoming/", PROJECTS)
+    target = route("incoming/pets/test/run 1.jsonl", "incoming/", PROJECTS)
     assert (target.project, target.dataset_type, target.create_missing) == ("pets", "TEST", True)
     assert route("incoming/cars/TRAIN/a.manifest.gz", "incoming/", PROJECTS).dataset_type == "TRAIN"
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("incoming/pets/train/../test/x.jsonl", "'.' or '..' folder"),
+        ("incoming/pets/train/./x.jsonl", "'.' or '..' folder"),
+        ("incoming/pets/train/sub/x.jsonl", "sub-folders"),
+        ("incoming/pets/test/batch 1/run.jsonl", "sub-folders"),
+    ],
+)
+def test_nested_and_dotted_keys_are_refused_naming_the_layout(key: str, said: str) -> None:
+    """S3 keeps `..` literally: `train/../test/x` would otherwise land in TRAIN while reading like TEST."""
+    with pytest.raises(RouteRejected) as caught:
+        route(key, "incoming/", PROJECTS)
+    assert caught.value.code == "ROUTE_MALFORMED_KEY"
+    assert said in caught.value.message and "incoming/<project>/<train|test>/<file>" in caught.value.message
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, cast
 
 import pytest
 
-from labelsync.domain.errors import DatasetMissingError
+from labelsync.domain.errors import DatasetLabelLimitError, DatasetMissingError, DatasetNotAllowedError
 from labelsync.domain.runs import ManifestRef
 from labelsync.ports import DatasetInfo
 from labelsync.settings import ProjectPolicy, Settings
@@ -68,9 +68,14 @@ class FakeExecutions:
 
 class FakeDatasets:
     def __init__(
-        self, existing: dict[str, DatasetInfo], errored: Iterable[str] = (), present: Iterable[str] = ()
+        self,
+        existing: dict[str, DatasetInfo],
+        errored: Iterable[str] = (),
+        present: Iterable[str] = (),
+        labels: Iterable[str] = (),
     ) -> None:
         self.existing, self.errored, self.present = existing, list(errored), list(present)
+        self.labels = list(labels)
         self.created: list[str] = []
         self.listed = 0  # entries handed out by entry_source_refs
 
@@ -95,13 +100,24 @@ class FakeDatasets:
             self.listed += 1
             yield ref
 
+    def label_names(self, dataset_arn: str) -> Iterator[str]:
+        yield from self.labels
+
 
 class FakeNotifier:
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []
 
-    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None:
-        self.published.append({"subject": subject, "message": json.loads(message), "attributes": dict(attributes)})
+    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str], structured: bool = False) -> None:
+        bodies = json.loads(message) if structured else {"default": message}
+        self.published.append(
+            {
+                "subject": subject,
+                "message": json.loads(bodies["default"]),
+                "email": bodies.get("email"),
+                "attributes": dict(attributes),
+            }
+        )
 
 
 MANIFEST = b'{"source-ref": "s3://img/1.jpg"}\n{"source-ref": "s3://img/2.jpg"}\n'
@@ -138,7 +154,9 @@ def test_unroutable_and_unreadable_manifests_start_a_rejection_run() -> None:
 
 def test_resolve_finds_creates_or_refuses() -> None:
     existing = DatasetInfo("arn:ds/train", "UPDATE_COMPLETE", "arn:project/pets")
-    found = resolve_dataset({"project": "pets", "datasetType": "TRAIN"}, FakeDatasets({"TRAIN": existing}))
+    found = resolve_dataset(
+        {"project": "pets", "datasetType": "TRAIN"}, FakeDatasets({"TRAIN": existing}), projects=SETTINGS.projects
+    )
     assert found == {
         "arn": "arn:ds/train",
         "status": "UPDATE_COMPLETE",
@@ -146,10 +164,33 @@ def test_resolve_finds_creates_or_refuses() -> None:
         "projectArn": "arn:project/pets",
     }
     datasets = FakeDatasets({})
-    created = resolve_dataset({"project": "pets", "datasetType": "TEST", "createMissing": True}, datasets)
+    # The function's own allow-list decides; the execution input's createMissing is ignored either way.
+    may_create = {"pets": ProjectPolicy(create_missing_datasets=True)}
+    may_not = {"pets": ProjectPolicy(create_missing_datasets=False)}
+    created = resolve_dataset(
+        {"project": "pets", "datasetType": "TEST", "createMissing": False}, datasets, projects=may_create
+    )
     assert created["created"] and created["status"] == "CREATE_IN_PROGRESS" and datasets.created == ["TEST"]
     with pytest.raises(DatasetMissingError, match="may not create"):
-        resolve_dataset({"project": "pets", "datasetType": "TEST", "createMissing": False}, FakeDatasets({}))
+        resolve_dataset(
+            {"project": "pets", "datasetType": "TEST", "createMissing": True}, FakeDatasets({}), projects=may_not
+        )
+    train_only = {"pets": ProjectPolicy(dataset_types=frozenset({"TRAIN"}))}
+    for target in ({"project": "pets", "datasetType": "TEST"}, {"project": "cats", "datasetType": "TRAIN"}):
+        with pytest.raises(DatasetNotAllowedError, match="allow-list"):
+            resolve_dataset({**target, "createMissing": True}, FakeDatasets({}), projects=train_only)
+
+
+def test_resolve_refuses_labels_past_the_dataset_limit_before_anything_is_sent() -> None:
+    existing = DatasetInfo("arn:ds/train", "UPDATE_COMPLETE", "arn:project/pets")
+    datasets = FakeDatasets({"TRAIN": existing}, labels=[f"old{i}" for i in range(200)])
+    target = {"project": "pets", "datasetType": "TRAIN"}
+    projects = SETTINGS.projects
+    assert resolve_dataset(
+        target, datasets, [f"old{i}" for i in range(100)] + [f"new{i}" for i in range(50)], projects=projects
+    )
+    with pytest.raises(DatasetLabelLimitError, match=r"ERROR_MANIFEST_TOO_MANY_LABELS.* 251 distinct labels"):
+        resolve_dataset(target, datasets, [f"new{i}" for i in range(51)], projects=projects)
 
 
 def test_report_keeps_only_this_manifests_errors_and_publishes_once() -> None:
@@ -174,10 +215,16 @@ def test_report_keeps_only_this_manifests_errors_and_publishes_once() -> None:
     assert result["outcome"] == "SUCCEEDED_WITH_ERRORS"
     (published,) = notifier.published
     assert [e["sourceRef"] for e in published["message"]["entryErrors"]] == ["s3://img/2.jpg"]
+    # Two lines with only their image: kept by the service but never used for training.
     assert published["attributes"] == {
         "outcome": "SUCCEEDED_WITH_ERRORS",
-        "kind": "report",
+        "verdict": "UNUSABLE",
+        "kind": "alert",
         "project": "pets",
         "datasetType": "TRAIN",
     }
+    assert published["message"]["readiness"]["ignored"] == 2
+    email = published["email"]
+    assert email.startswith("Custom Labels sync: SUCCEEDED_WITH_ERRORS\n") and "Training readiness: UNUSABLE" in email
+    assert "WARNING_UNANNOTATED_RECORD" in email and published["message"]["reportUri"] in email
     assert store.objects[f"{state['run']['prefix']}report.json"]

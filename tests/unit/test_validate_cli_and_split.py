@@ -37,9 +37,9 @@ def test_validate_clean_file_exits_zero_and_warnings_can_reject(tmp_path: Path) 
     path = tmp_path / "m.jsonl"
     path.write_bytes(GOOD + b"\n" + b'{"source-ref":"s3://b/2.jpg"}')  # last line: no newline, no label
     code, text = run([str(path)])
-    assert code == 0 and "ERROR_NO_LABEL_ATTRIBUTES" in text
+    assert code == 0 and "WARNING_UNANNOTATED_RECORD" in text
     code, text = run([str(path), "--json", "--warnings-as-rejections", "--chunk-limit", "1000"])
-    assert code == 1 and json.loads(text)["rejectedLines"][0]["code"] == "ERROR_NO_LABEL_ATTRIBUTES"
+    assert code == 1 and json.loads(text)["rejectedLines"][0]["code"] == "WARNING_UNANNOTATED_RECORD"
 
 
 def test_validate_refuses_a_missing_file(tmp_path: Path) -> None:

@@ -113,6 +113,15 @@ class RekognitionDatasets:
             if ref is not None:
                 yield ref
 
+    def label_names(self, dataset_arn: str) -> Iterator[str]:
+        paginator = self._rek.get_paginator("list_dataset_labels")
+        try:
+            for page in paginator.paginate(DatasetArn=dataset_arn, PaginationConfig={"PageSize": 100}):
+                for label in page.get("DatasetLabelDescriptions", []):
+                    yield str(label["LabelName"])
+        except ClientError as exc:
+            raise _translate(exc, "ListDatasetLabels") from exc
+
     def _entries(self, dataset_arn: str, **filters: Any) -> Iterator[str]:
         """ListDatasetEntries, every page, 100 a page (the API's maximum)."""
         paginator = self._rek.get_paginator("list_dataset_entries")

@@ -1,4 +1,8 @@
-"""Notifier over SNS, with string message attributes subscribers can filter on."""
+"""Notifier over SNS, with string message attributes subscribers can filter on.
+
+A structured message (MessageStructure json) carries one body per protocol: SNS sends the
+`email` body to email subscribers and the `default` body to every other protocol.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ class SnsNotifier:
         self._sns = sns
         self._topic_arn = topic_arn
 
-    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str]) -> None:
+    def publish(self, *, subject: str, message: str, attributes: Mapping[str, str], structured: bool = False) -> None:
         self._sns.publish(
             TopicArn=self._topic_arn,
             Subject=subject[:100],
             Message=message,
             MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+            **({"MessageStructure": "json"} if structured else {}),
         )

@@ -35,7 +35,14 @@ class Warning_:
     source_ref: str
 
     def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "code": self.code, "message": self.message, "sourceRef": self.source_ref}
+        return {
+            "line": self.line,
+            "code": self.code,
+            "message": self.message,
+            "sourceRef": self.source_ref,
+            "level": rules.level(self.code),
+            "advisory": rules.is_advisory(self.code),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,14 @@ class Accepted:
     converted: bool = False
     warnings: list[Warning_] = field(default_factory=list)
     conversions: list[ConversionRecord] = field(default_factory=list)
+    labels: frozenset[str] = frozenset()  # label names of its valid annotations
+    usable: bool = True  # can train a model (assumed without label rules)
+    flagged: bool = False  # has an error-level finding: counts toward the service's 20% threshold
+
+    @property
+    def ignored(self) -> bool:
+        """Kept by the service but left out of training: only warnings, no usable label."""
+        return not self.usable and not self.flagged
 
 
 Verdict = Accepted | Rejection
@@ -72,12 +87,15 @@ def dumps(doc: Any) -> bytes:
 
 @dataclass
 class Checker:
-    """Checks lines in manifest order; remembers the manifest's first bucket."""
+    """Checks lines in manifest order; remembers the manifest's first bucket, and the first line sent
+    from another one (the plan refuses such a manifest)."""
 
     chunk_limit: int
     warnings_as_rejections: bool = False
     label_rules: bool = True  # False: only what the service drops silently, and conversions
     first_bucket: str | None = None
+    other_bucket: tuple[str, int] | None = None  # (bucket, line number) of the first line in another bucket
+    lines_in_other_buckets: int = 0
 
     def check(self, line: RawLine) -> Verdict:
         parsed = rules.parse(line.data, line.length)
@@ -103,8 +121,12 @@ class Checker:
         too_big = rules.over_chunk_limit(len(data), self.chunk_limit)
         if too_big:
             return Rejection(line.number, rules.LINE_EXCEEDS_CHUNK, too_big, ref)
+        labels: frozenset[str] = frozenset()
+        usable = True
         if self.label_rules:
-            findings += rules.label_warnings(doc)
+            checked = rules.label_check(doc)
+            findings += checked.findings
+            labels, usable = checked.labels, checked.usable
             findings += rules.source_ref_warnings(ref)
             bucket = rules.bucket_of(ref)
             if self.first_bucket is None:
@@ -113,10 +135,15 @@ class Checker:
                 other = rules.bucket_finding(bucket, self.first_bucket)
                 if other:
                     findings.append(other)
+                    usable = False
+                    if not self.warnings_as_rejections:  # else the line is rejected, not sent
+                        self.other_bucket = self.other_bucket or (bucket, line.number)
+                        self.lines_in_other_buckets += 1
         if not findings:
-            return Accepted(ref, data, bool(conversions), [], conversions)
+            return Accepted(ref, data, bool(conversions), [], conversions, labels, usable)
         if self.warnings_as_rejections:
             message = "; ".join(f"{code}: {text}" for code, text in findings)
             return Rejection(line.number, findings[0][0], f"rejected because warnings are rejections: {message}", ref)
         warnings = [Warning_(line.number, code, text, ref) for code, text in findings]
-        return Accepted(ref, data, bool(conversions), warnings, conversions)
+        flagged = any(rules.level(code) == rules.ERROR for code, _ in findings)
+        return Accepted(ref, data, bool(conversions), warnings, conversions, labels, usable, flagged)

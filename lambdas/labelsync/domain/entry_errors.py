@@ -1,7 +1,9 @@
-"""Errors the service wrote into returned dataset entries, from all four levels.
+"""Errors and warnings the service wrote into returned dataset entries, from all four levels.
 
-ListDatasetEntries returns JSON lines with `errors` (console form: `cl-errors`) lists at
-the top level, in a label attribute, in each of its annotations and in its metadata.
+ListDatasetEntries returns JSON lines with `errors` (console form: `cl-errors`) and `warnings`
+lists at the top level, in a label attribute, in each of its annotations and in its metadata.
+Only errors make an entry unusable; warnings (an ignored annotation, an empty attribute) are
+kept beside them with `level: warning` so the report shows the service's whole view of an entry.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 ERROR_KEYS = ("errors", "cl-errors")
+WARNING_KEYS = ("warnings", "cl-warnings")
+LEVEL_OF_KEY = {**dict.fromkeys(ERROR_KEYS, "error"), **dict.fromkeys(WARNING_KEYS, "warning")}
 METADATA_SUFFIX = "-metadata"
 
 
@@ -21,42 +25,47 @@ class EntryError:
     code: str
     message: str
     location: str  # "line", "<attr>", "<attr>.annotations[i]", "<attr>-metadata"
+    level: str = "error"  # "error" or "warning": the list the service wrote it in
 
     def as_dict(self) -> dict[str, str]:
-        return {"sourceRef": self.source_ref, "code": self.code, "message": self.message, "location": self.location}
+        return {
+            "sourceRef": self.source_ref,
+            "code": self.code,
+            "message": self.message,
+            "location": self.location,
+            "level": self.level,
+        }
 
 
-def _listed(container: Any) -> Iterator[tuple[str, str]]:
+def _listed(container: Any, source_ref: str, location: str) -> Iterator[EntryError]:
     if not isinstance(container, dict):
         return
-    for key in ERROR_KEYS:
+    for key, level in LEVEL_OF_KEY.items():
         items = container.get(key)
         if not isinstance(items, list):
             continue
         for item in items:
             if isinstance(item, dict):
-                yield str(item.get("code", "UNKNOWN")), str(item.get("message", ""))
+                code, message = str(item.get("code", "UNKNOWN")), str(item.get("message", ""))
             else:
-                yield str(item), ""
+                code, message = str(item), ""
+            yield EntryError(source_ref, code, message, location, level)
 
 
 def errors_in_entry(entry: dict[str, Any]) -> list[EntryError]:
+    """Every error and warning of one entry, errors and warnings each in the order written."""
     source_ref = str(entry.get("source-ref", ""))
-    found = [EntryError(source_ref, code, msg, "line") for code, msg in _listed(entry)]
+    found = list(_listed(entry, source_ref, "line"))
     for key, value in entry.items():
-        if key in ERROR_KEYS or key == "source-ref" or key == "cl-metadata":
+        if key in LEVEL_OF_KEY or key == "source-ref" or key == "cl-metadata":
             continue
-        if key.endswith(METADATA_SUFFIX):
-            found += [EntryError(source_ref, code, msg, key) for code, msg in _listed(value)]
+        found += _listed(value, source_ref, key)
+        if key.endswith(METADATA_SUFFIX) or not isinstance(value, dict):
             continue
-        if not isinstance(value, dict):
-            continue
-        found += [EntryError(source_ref, code, msg, key) for code, msg in _listed(value)]
         annotations = value.get("annotations")
         if isinstance(annotations, list):
             for index, annotation in enumerate(annotations):
-                location = f"{key}.annotations[{index}]"
-                found += [EntryError(source_ref, code, msg, location) for code, msg in _listed(annotation)]
+                found += _listed(annotation, source_ref, f"{key}.annotations[{index}]")
     return found
 
 

@@ -29,8 +29,16 @@ class ProjectNotFoundError(PipelineError):
     """The routed project does not exist in this account and region."""
 
 
+class DatasetLabelLimitError(PipelineError):
+    """The manifest's labels with the dataset's own would pass the service's 250 (ERROR_MANIFEST_TOO_MANY_LABELS)."""
+
+
 class DatasetMissingError(PipelineError):
     """The project has no dataset of the routed type and creating one is not allowed."""
+
+
+class DatasetNotAllowedError(PipelineError):
+    """The execution names a project or dataset type outside the function's own allow-list (ALLOWED_PROJECTS)."""
 
 
 class ChunkTooLargeError(ChunkRejectedError):

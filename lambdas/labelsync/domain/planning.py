@@ -31,6 +31,7 @@ from labelsync.domain.lines import BLOCK_SIZE, Batch, BudgetReader, OverBudget, 
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 
 KEPT_ITEMS = 1000  # warnings and conversions kept in the plan itself; the side files have all
+KEPT_LABELS = 10_000  # distinct label names counted exactly; past this the plan says "over"
 SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting
 
 PLAN_READY = "READY"
@@ -101,6 +102,46 @@ class ManifestPlan:
     conversions: list[ConversionRecord] = field(default_factory=list)  # the first KEPT_ITEMS
     warning_codes: dict[str, int] = field(default_factory=dict)
     reason: tuple[str, str] | None = None  # (code, message) when the whole manifest is refused
+    readiness: Readiness | None = None  # None without label rules
+    labels: list[str] | None = None  # the distinct label names of the lines sent; None past KEPT_LABELS
+
+
+# Status of an accepted line with findings (a line without any is usable).
+_USABLE, _USABLE_FLAGGED, _UNUSABLE_FLAGGED, _IGNORED = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the lines sent can train a model: counts of accepted lines, and the verdict."""
+
+    sent: int
+    usable: int
+    flagged: int  # with an error-level finding (some are still usable)
+    ignored: int  # warnings only: kept, left out of training
+    rejected: int
+    verdict: str
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "sent": self.sent,
+            "usable": self.usable,
+            "flagged": self.flagged,
+            "ignored": self.ignored,
+            "rejected": self.rejected,
+        }
+
+
+def assess(sent: int, statuses: Iterable[int], rejected: int) -> Readiness:
+    """The readiness of `sent` accepted lines, from the statuses of those with findings."""
+    counted = Counter(statuses)
+    flagged = counted[_USABLE_FLAGGED] + counted[_UNUSABLE_FLAGGED]
+    ignored = counted[_IGNORED]
+    usable = sent - counted[_UNUSABLE_FLAGGED] - ignored
+    verdict, reason = rules.readiness(sent=sent, usable=usable, flagged=flagged, ignored=ignored, rejected=rejected)
+    return Readiness(sent, usable, flagged, ignored, rejected, verdict, reason)
 
 
 class LineNumbers:
@@ -138,8 +179,9 @@ class _Pass1:
         self.packer: ChunkPacker | None = ChunkPacker(limit, sink)  # None once a line is dropped or changed
         self.skip: set[int] = set()  # blank and rejected lines
         self.converted: set[int] = set()
-        self.warned: set[int] = set()  # line numbers; counted once superseded lines are known
+        self.warned: dict[int, int] = {}  # line number -> status; counted once superseded lines are known
         self.codes: Counter[str] = Counter()
+        self.labels: set[str] | None = set() if checker.label_rules else None  # None: over KEPT_LABELS
 
     def batch(self, batch: Batch) -> None:
         counts = self.plan.counts
@@ -167,6 +209,10 @@ class _Pass1:
                 self.packer.add(line.number, verdict.data)
             refs.append(verdict.source_ref)
             numbers.append(line.number)
+            if verdict.labels and self.labels is not None:
+                self.labels |= verdict.labels
+                if len(self.labels) > KEPT_LABELS:
+                    self.labels = None
             if verdict.warnings or verdict.converted:
                 self._record(verdict, line)
         if refs:
@@ -183,7 +229,11 @@ class _Pass1:
     def _record(self, verdict: Accepted, line: RawLine) -> None:
         counts = self.plan.counts
         if verdict.warnings:
-            self.warned.add(line.number)
+            if verdict.usable:
+                status = _USABLE_FLAGGED if verdict.flagged else _USABLE
+            else:
+                status = _UNUSABLE_FLAGGED if verdict.flagged else _IGNORED
+            self.warned[line.number] = status
             counts.warnings += len(verdict.warnings)
             self.codes.update(w.code for w in verdict.warnings)
             room = KEPT_ITEMS - len(self.plan.warnings)
@@ -235,16 +285,18 @@ def plan_manifest(
     sink: PlanSink,
     warnings_as_rejections: bool = False,
     label_rules: bool = True,
+    refuse_unusable: bool = False,
     block_size: int = BLOCK_SIZE,
 ) -> ManifestPlan:
     """Classify and pack; `open_stream` is called once per pass and must return the same bytes.
 
     `label_rules=False` checks only what the service drops silently (and converts multi-label lines).
+    `refuse_unusable` refuses a manifest whose lines could not train a model (verdict UNUSABLE).
     """
     enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects, no cycles: the collector only costs time here
     try:
-        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, block_size)
+        return _plan(open_stream, chunk_limit, sink, warnings_as_rejections, label_rules, refuse_unusable, block_size)
     finally:
         if enabled:
             gc.enable()
@@ -256,6 +308,7 @@ def _plan(
     sink: PlanSink,
     warnings_as_rejections: bool,
     label_rules: bool,
+    refuse_unusable: bool,
     block_size: int,
 ) -> ManifestPlan:
     counts = PlanCounts()
@@ -288,11 +341,25 @@ def _plan(
     superseded_lines = {s.line for s in plan.superseded}
     skip.update(superseded_lines)
     # Warned and converted count accepted lines only: a superseded line is not sent.
-    counts.warned = len(state.warned - superseded_lines)
+    for number in superseded_lines:
+        state.warned.pop(number, None)
+    counts.warned = len(state.warned)
     counts.converted = len(state.converted - superseded_lines)
     del state.hashes, state.numbers, groups
+    if label_rules:
+        plan.readiness = assess(counts.accepted, state.warned.values(), counts.rejected)
+        plan.labels = sorted(state.labels) if state.labels is not None else None
 
     refusal = rules.manifest_refusal(counts.lines_read - counts.blank, counts.rejected)
+    if refusal is None and label_rules:
+        if plan.labels is None:
+            refusal = rules.label_limit_finding(KEPT_LABELS + 1, at_least=True)
+        else:
+            refusal = rules.label_limit_finding(len(plan.labels))
+    if refusal is None and checker.other_bucket and checker.first_bucket is not None:
+        refusal = rules.buckets_refusal(checker.first_bucket, checker.other_bucket, checker.lines_in_other_buckets)
+    if refusal is None and refuse_unusable and plan.readiness and plan.readiness.verdict == rules.UNUSABLE:
+        refusal = rules.UNUSABLE_MANIFEST, f"{plan.readiness.reason}; refused because refuseUnusable is set"
     if refusal:
         plan.status, plan.reason = PLAN_REJECTED, refusal
         return plan

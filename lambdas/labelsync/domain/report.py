@@ -2,7 +2,10 @@
 
 Schema `labelsync.report/v1` is documented in docs/report-schema.md. The full report goes
 to S3; the message carries the counts and the first N items of each list and must stay
-under SNS's 256 KB cap, so lists are cut until it fits and the cut is flagged.
+under SNS's 256 KB cap, so lists are cut until it fits and the cut is flagged. The message
+has two bodies (SNS MessageStructure json): the JSON document for machines (SQS, Lambda,
+HTTPS: the `default` body) and a short text for people (the `email` body), cut at the
+same number of items.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from labelsync.domain import rules
 from labelsync.domain.entry_errors import EntryError
 from labelsync.domain.jsonl import utf8_json
 
@@ -24,7 +28,15 @@ FAILED = "FAILED"
 REJECTED = "REJECTED"
 ALERT_OUTCOMES = frozenset({FAILED, REJECTED})
 
-_LISTS = ("entryErrors", "rejectedLines", "supersededLines", "supersededByNewerManifest", "warnings", "conversions")
+_LISTS = (
+    "entryErrors",
+    "entryWarnings",
+    "rejectedLines",
+    "supersededLines",
+    "supersededByNewerManifest",
+    "warnings",
+    "conversions",
+)
 
 RECONCILE_STAGE = "reconcile"
 ENTRIES_MISSING = "ERROR_ENTRIES_MISSING_AFTER_UPDATE"
@@ -200,19 +212,59 @@ def reconcile_failure(reconciliation: Mapping[str, Any], check: DatasetCheck) ->
     return None
 
 
-def decide_outcome(requested: str, *, entry_errors: int, rejected_lines: int) -> str:
+def decide_outcome(requested: str, *, entry_errors: int, rejected_lines: int, verdict: str | None = None) -> str:
+    """SUCCEEDED only when nothing was left out or flagged and every line can train a model."""
     if requested == "COMPLETED":
-        return SUCCEEDED_WITH_ERRORS if entry_errors or rejected_lines else SUCCEEDED
+        clean = not entry_errors and not rejected_lines and verdict in (None, rules.READY)
+        return SUCCEEDED if clean else SUCCEEDED_WITH_ERRORS
     if requested in (FAILED, REJECTED):
         return requested
     raise ValueError(f"unknown outcome {requested!r}")
+
+
+def readiness_after_update(predicted: Mapping[str, Any] | None, service_flagged: int | None) -> dict[str, Any] | None:
+    """The plan's readiness, with the service's own count of flagged images once it has one.
+
+    The verdict takes the larger of the predicted and the service's flagged lines: the
+    service can flag what the plan step cannot see (images it could not read, say).
+    """
+    if not predicted:
+        return None
+    readiness = dict(predicted)
+    if service_flagged is not None:
+        readiness["serviceFlagged"] = service_flagged
+        if service_flagged > int(predicted.get("flagged", 0)):
+            verdict, reason = rules.readiness(
+                sent=int(predicted["sent"]),
+                usable=int(predicted["usable"]),
+                flagged=service_flagged,
+                ignored=int(predicted["ignored"]),
+                rejected=int(predicted["rejected"]),
+            )
+            readiness |= {"verdict": verdict, "reason": f"{reason} (the service flagged {service_flagged:,})"}
+    return readiness
+
+
+def finding_kind(code: str) -> str:
+    """Where a finding's code belongs: the service's errors or warnings (predicted), or this project's advisories."""
+    if rules.is_advisory(code):
+        return "advisories"
+    return "serviceWarnings" if rules.level(code) == rules.WARNING else "serviceErrors"
+
+
+def codes_by_kind(codes: Mapping[str, int]) -> dict[str, dict[str, int]]:
+    """The finding codes and their counts, split by `finding_kind`."""
+    kinds: dict[str, dict[str, int]] = {"serviceErrors": {}, "serviceWarnings": {}, "advisories": {}}
+    for code, count in codes.items():
+        kinds[finding_kind(code)][code] = count
+    return kinds
 
 
 def summary_line(report: Mapping[str, Any]) -> str:
     counts = report["counts"]
     target = report.get("target") or {}
     where = f"{target.get('project')}/{target.get('datasetType')}" if target else "no dataset"
-    head = f"{report['outcome']}: {report['manifest']['key']} -> {where}"
+    head = f"{report['outcome']}: {rules.printable(str(report['manifest']['key']))} -> {where}"
     tail = (
         f"{counts.get('linesRead', 0)} lines read, {counts.get('accepted', 0)} accepted, "
         f"{counts.get('rejected', 0)} rejected, {counts.get('superseded', 0)} superseded, "
@@ -226,6 +278,9 @@ def summary_line(report: Mapping[str, Any]) -> str:
         tail += f", {counts.get('warned', 0)} with warnings, {counts.get('converted', 0)} converted"
     if report.get("chunkSplits"):
         tail += f"; {len(report['chunkSplits'])} chunk(s) split after a size rejection"
+    readiness = report.get("readiness")
+    if readiness and not report.get("rejection"):
+        tail += f"; training readiness {readiness['verdict']}: {readiness['reason']}"
     if report.get("rejection"):
         tail += f"; rejected: {report['rejection']['message']}"
     if report.get("failure"):
@@ -233,7 +288,7 @@ def summary_line(report: Mapping[str, Any]) -> str:
         chunk = f" at chunk {failure['chunk']}" if failure.get("chunk") is not None else ""
         detail = failure.get("statusMessage") or failure.get("cause")
         tail += f"; failed in {failure['stage']}{chunk}: {failure['error']}: {detail}"
-    return f"{head} ({tail})"
+    return rules.printable(f"{head} ({tail})")
 
 
 def build_report(
@@ -242,7 +297,7 @@ def build_report(
     execution_id: str,
     plan: Mapping[str, Any],
     dataset_arn: str | None,
-    entry_errors: Sequence[EntryError],
+    entry_findings: Sequence[EntryError],
     rejected_lines: Sequence[Mapping[str, Any]],
     superseded_lines: Sequence[Mapping[str, Any]],
     failure: Failure | None,
@@ -251,11 +306,25 @@ def build_report(
     superseded_by_newer: Sequence[Mapping[str, Any]] = (),
     resume: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED."""
+    """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED.
+
+    `entry_findings` are what the service wrote into the flagged entries: errors make the outcome,
+    warnings (level `warning`) are listed apart and never count as errors.
+    """
     counts = dict(plan.get("counts") or {})
+    listed_warnings = [e for e in entry_findings if e.level != "error"]
+    entry_errors = [e for e in entry_findings if e.level == "error"]
     counts["entriesWithErrors"] = len({e.source_ref for e in entry_errors})
     counts["entryErrors"] = len(entry_errors)
-    outcome = decide_outcome(requested, entry_errors=len(entry_errors), rejected_lines=int(counts.get("rejected", 0)))
+    counts["entryWarnings"] = len(listed_warnings)
+    checked = bool(reconciliation and reconciliation.get("checked"))
+    readiness = readiness_after_update(plan.get("readiness"), counts["entriesWithErrors"] if checked else None)
+    outcome = decide_outcome(
+        requested,
+        entry_errors=len(entry_errors),
+        rejected_lines=int(counts.get("rejected", 0)),
+        verdict=readiness["verdict"] if readiness else None,
+    )
     if failure is not None:
         outcome = FAILED
     report: dict[str, Any] = {
@@ -266,15 +335,18 @@ def build_report(
         "datasetArn": dataset_arn,
         "execution": execution_id,
         "counts": counts,
+        "readiness": readiness,
         "rejection": plan.get("rejection"),
         "failure": failure.as_dict() if failure else None,
         "entryErrors": [e.as_dict() for e in entry_errors],
+        "entryWarnings": [e.as_dict() for e in listed_warnings],
         "rejectedLines": list(rejected_lines),
         "supersededLines": list(superseded_lines),
         "supersededByNewerManifest": list(superseded_by_newer),
         "resume": dict(resume) if resume else None,
         "warnings": list(plan.get("warnings") or []),
         "warningCodes": dict(plan.get("warningCodes") or {}),
+        "codes": codes_by_kind(plan.get("warningCodes") or {}),
         "conversions": list(plan.get("conversions") or []),
         "chunkSplits": list(plan.get("splits") or []),
         "warningsUri": plan.get("warningsUri"),
@@ -287,11 +359,22 @@ def build_report(
 
 
 def message_from_report(report: Mapping[str, Any], *, max_items: int, budget: int = SNS_MESSAGE_BUDGET) -> str:
-    """The SNS message: the report with each list cut to `max_items`, then cut further to fit `budget`."""
+    """The JSON body: the report with each list cut to `max_items`, then cut further to fit `budget`."""
+    return _fitted(report, max_items, budget, structured=False)
+
+
+def structured_message(report: Mapping[str, Any], *, max_items: int, budget: int = SNS_MESSAGE_BUDGET) -> str:
+    """The SNS message with MessageStructure json: `default` (the JSON body) and `email` (the text),
+    both cut at the same number of items, the whole under `budget` bytes."""
+    return _fitted(report, max_items, budget, structured=True)
+
+
+def _fitted(report: Mapping[str, Any], max_items: int, budget: int, *, structured: bool) -> str:
     limit = max_items
+    counts = report.get("counts") or {}
     cut_in_plan = {
-        "warnings": len(report.get("warnings") or []) < int((report.get("counts") or {}).get("warnings", 0)),
-        "conversions": len(report.get("conversions") or []) < int((report.get("counts") or {}).get("converted", 0)),
+        "warnings": len(report.get("warnings") or []) < int(counts.get("warnings", 0)),
+        "conversions": len(report.get("conversions") or []) < int(counts.get("converted", 0)),
     }
     while True:
         message = dict(report)
@@ -301,17 +384,93 @@ def message_from_report(report: Mapping[str, Any], *, max_items: int, budget: in
             message[name] = items[:limit]
             truncated[name] = len(items) > limit or cut_in_plan.get(name, False)
         message["truncated"] = truncated
-        data = utf8_json(message, separators=(",", ":"))
-        if len(data) <= budget or limit == 0:
-            return data.decode("utf-8")
+        text = utf8_json(message, separators=(",", ":")).decode("utf-8")
+        if structured:
+            text = json.dumps({"default": text, "email": email_text(message)}, ensure_ascii=False)
+        if len(text.encode("utf-8")) <= budget or limit == 0:
+            return text
         limit //= 2
 
 
+EMAIL_LINE_CHARS = 300  # a listed item's line in the email, at most
+
+
+def email_text(message: Mapping[str, Any]) -> str:
+    """The plain-text report for people: outcome, verdict, counts, the first items of each list, the link.
+
+    `message` is the cut report (its lists hold what the JSON body holds); every value is shown
+    with invisible and control characters escaped.
+    """
+    show = rules.printable
+    counts = message.get("counts") or {}
+    manifest = message.get("manifest") or {}
+    target = message.get("target") or {}
+    lines = [f"Custom Labels sync: {message['outcome']}"]
+    lines.append(f"Manifest: s3://{show(str(manifest.get('bucket')))}/{show(str(manifest.get('key')))}")
+    if target:
+        lines.append(f"Dataset: {show(str(target.get('project')))} {target.get('datasetType')}")
+    readiness = message.get("readiness")
+    if readiness and not message.get("rejection"):
+        lines.append(f"Training readiness: {readiness['verdict']}: {show(str(readiness['reason']))}")
+    lines.append(
+        f"Lines: {counts.get('linesRead', 0):,} read, {counts.get('accepted', 0):,} sent, "
+        f"{counts.get('rejected', 0):,} rejected, {counts.get('superseded', 0):,} superseded, "
+        f"{counts.get('blank', 0):,} blank; {counts.get('entriesWithErrors', 0):,} images flagged by the service"
+    )
+    if message.get("rejection"):
+        rejection = message["rejection"]
+        lines.append(f"Not sent: {rejection['code']}: {show(str(rejection['message']))}")
+    if message.get("failure"):
+        failure = message["failure"]
+        detail = failure.get("statusMessage") or failure.get("cause")
+        lines.append(f"Failed in {failure['stage']}: {failure['error']}: {show(str(detail))[:EMAIL_LINE_CHARS]}")
+    truncated = message.get("truncated") or {}
+    totals = {
+        "rejectedLines": counts.get("rejected", 0),
+        "entryErrors": counts.get("entryErrors", 0),
+        "entryWarnings": counts.get("entryWarnings", 0),
+        "warnings": counts.get("warnings", 0),
+    }
+    sections = (
+        ("Rejected lines (not sent)", "rejectedLines", None),
+        ("Errors the service reported (ListDatasetEntries)", "entryErrors", None),
+        ("Warnings the service wrote beside them (ignored for training)", "entryWarnings", None),
+        ("Errors the service will flag (predicted)", "warnings", "serviceErrors"),
+        ("Warnings: lines the service keeps but ignores for training (predicted)", "warnings", "serviceWarnings"),
+        ("Advisories of this project (no service code)", "warnings", "advisories"),
+    )
+    for title, name, kind in sections:
+        items = [
+            item for item in message.get(name) or [] if kind is None or finding_kind(str(item.get("code"))) == kind
+        ]
+        if not items:
+            continue
+        more = (
+            f", the first {len(message.get(name) or []):,} of {totals[name]:,} findings listed"
+            if truncated.get(name)
+            else ""
+        )
+        lines.append("")
+        lines.append(f"{title}{more}:")
+        for item in items:
+            where = [f"line {item['line']}"] if item.get("line") is not None else []
+            where += [show(str(item["sourceRef"]))] if item.get("sourceRef") else []
+            text = f"  {' '.join(where) or '-'}: {item.get('code')}: {show(str(item.get('message')))}"
+            lines.append(text[:EMAIL_LINE_CHARS])
+    lines.append("")
+    lines.append(f"Full report (every list complete): {message.get('reportUri')}")
+    return "\n".join(lines) + "\n"
+
+
 def message_attributes(report: Mapping[str, Any]) -> dict[str, str]:
+    """String attributes for SNS filter policies. An UNUSABLE verdict is an alert: the dataset cannot train."""
     target = report.get("target") or {}
+    verdict = str((report.get("readiness") or {}).get("verdict") or "-")
+    alert = report["outcome"] in ALERT_OUTCOMES or verdict == rules.UNUSABLE
     return {
         "outcome": str(report["outcome"]),
-        "kind": "alert" if report["outcome"] in ALERT_OUTCOMES else "report",
+        "verdict": verdict,
+        "kind": "alert" if alert else "report",
         "project": str(target.get("project") or "-"),
         "datasetType": str(target.get("datasetType") or "-"),
     }

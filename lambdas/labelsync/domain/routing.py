@@ -54,9 +54,19 @@ def route(key: str, incoming_prefix: str, projects: Mapping[str, ProjectPolicy])
             "ROUTE_OUTSIDE_PREFIX", f"key {key!r} is not under {incoming_prefix!r}; expected {expected}"
         )
     parts = key[len(incoming_prefix) :].split("/")
-    if len(parts) < 3 or not all(parts):
+    if any(part in (".", "..") for part in parts):
+        raise RouteRejected(
+            "ROUTE_MALFORMED_KEY",
+            f"key {key!r} has a '.' or '..' folder (S3 keeps it as written, it does not mean 'up'); expected {expected}",
+        )
+    if len(parts) > 3 and all(parts):
+        raise RouteRejected(
+            "ROUTE_MALFORMED_KEY",
+            f"key {key!r} has sub-folders below the dataset folder; put the file directly in it: expected {expected}",
+        )
+    if len(parts) != 3 or not all(parts):
         raise RouteRejected("ROUTE_MALFORMED_KEY", f"key {key!r} does not match {expected}")
-    project, type_part, filename = parts[0], parts[1], parts[-1]
+    project, type_part, filename = parts
     if not filename.lower().endswith(MANIFEST_SUFFIXES):
         raise RouteRejected(
             "ROUTE_UNSUPPORTED_FILE_TYPE",

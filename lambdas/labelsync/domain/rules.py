@@ -4,12 +4,15 @@ This module is the only place a line rule is written (FACTS section 1). Two kind
 
 - what the service drops without a word (`parse`, `over_chunk_limit`): such a line is
   rejected before sending, with its line number, its code and the rule in words;
-- what the service keeps but flags (`label_warnings`, `source_ref_warnings`,
-  `bucket_finding`): the line is sent and reported with the service's code as a
-  warning (or rejected when `warningsAsRejections` is set).
+- what the service keeps but flags (`label_check`, `source_ref_warnings`,
+  `bucket_finding`): the line is sent and reported as a finding (or rejected when
+  `warningsAsRejections` is set). A finding is an error (the service counts the line as
+  invalid), a warning (the service ignores the line for training) or one of this project's
+  advisories (`ADVISORY_CODES`: no service code exists, or the service says nothing).
 
 And the rules of the whole manifest: its file limits while it is read (`manifest_over_limit`),
-then its content (`manifest_refusal`). `checker.Checker` applies the line rules in order;
+then its content (`manifest_refusal`, `label_limit_finding`), and whether what is sent can
+train a model at all (`readiness`). `checker.Checker` applies the line rules in order;
 nothing else decides whether a line is sent.
 
 Every rule is cheap when the line passes: messages are built only for lines that
@@ -24,6 +27,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from math import isfinite
 from operator import itemgetter
 from typing import Any
@@ -36,15 +40,18 @@ MAX_LINE_BYTES = MAX_LINE_CHARS * 4  # UTF-8 needs at most 4 bytes a character: 
 MAX_BOUNDING_BOXES = 50  # per object-detection attribute
 MAX_LABELS_PER_IMAGE = 50
 MAX_LABEL_NAME_CHARS = 256
+MAX_DATASET_LABELS = 250  # distinct labels of one dataset: more fails the update (ERROR_MANIFEST_TOO_MANY_LABELS)
 MIN_IMAGE_SIDE = 64  # px, width and height
 MAX_IMAGE_SIDE = 4096
+MAX_ASPECT_RATIO = 20  # longest side / shortest side
 BOX_CHECK_MAX_SIDE = 1280  # boxes are measured after scaling the image to this longest side ...
 MIN_BOX_SIDE = 1  # ... and must then be at least 1x1 px
 EDGE_SLACK = 1e-6  # float coordinates such as 143.60000000000002 are not off the frame
-MAX_INVALID_FRACTION = 0.20  # the service fails an update with more invalid lines than this
+MAX_INVALID_FRACTION = 0.20  # the service fails an update (or a training) with more invalid lines than this
 MAX_MANIFEST_LINES = 250_000  # lines of one manifest file, blank and invalid ones included
 MAX_MANIFEST_BYTES = 1 << 30  # "1 GB", read as 1 GiB (the larger reading), counted after decompression
 MAX_QUOTED_CHARS = 200  # a message quotes at most this much of a value (a source-ref can be 100,000 characters)
+MAX_NAMED_KEYS = 5  # a message names at most this many keys of a line
 
 # -- codes: what the service drops silently (the line is rejected, never sent) -----------------------
 INVALID_UTF8 = "ERROR_INVALID_UTF8"
@@ -69,9 +76,15 @@ UNSUPPORTED_USE_CASE_TYPE = "ERROR_UNSUPPORTED_USE_CASE_TYPE"
 INVALID_LABEL_NAME_LENGTH = "ERROR_INVALID_LABEL_NAME_LENGTH"
 INVALID_IMAGE_DIMENSION = "ERROR_INVALID_IMAGE_DIMENSION"
 NO_VALID_ANNOTATIONS = "ERROR_NO_VALID_ANNOTATIONS"
+# The service's warnings: the line is kept but ignored for training, and not counted as invalid.
+UNANNOTATED_RECORD = "WARNING_UNANNOTATED_RECORD"  # no label attribute at all: only the image
+NO_ANNOTATIONS = "WARNING_NO_ANNOTATIONS"  # no label attribute of the line has an annotation
+NO_ATTRIBUTE_ANNOTATIONS = "WARNING_NO_ATTRIBUTE_ANNOTATIONS"  # this object-detection attribute has none
+# tm-debugging-aggregate-errors: a manifest's images must be in one bucket (a terminal error of the
+# whole manifest: the plan step names the lines and refuses the manifest).
+MULTIPLE_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"
 # Documented limits without a service code of their own: named by this project.
 TOO_MANY_LABELS = "ERROR_TOO_MANY_LABELS_ON_IMAGE"
-MULTIPLE_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_BUCKETS"
 # Ours: a legal S3 key, but an invisible character usually means a copy-paste accident.
 INVISIBLE_IN_SOURCE_REF = "WARNING_INVISIBLE_CHARACTER_IN_SOURCE_REF"
 
@@ -81,7 +94,9 @@ TOO_MANY_RECORDS_IN_ERROR = "ERROR_TOO_MANY_RECORDS_IN_ERROR"
 MANIFEST_ROWS_EXCEEDS_MAXIMUM = "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
 MANIFEST_SIZE_TOO_LARGE = "ERROR_MANIFEST_SIZE_TOO_LARGE"
 MANIFEST_INACCESSIBLE = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"  # the event's version is gone
+MANIFEST_TOO_MANY_LABELS = "ERROR_MANIFEST_TOO_MANY_LABELS"  # the dataset would have over 250 labels
 UNREADABLE_MANIFEST = "ERROR_UNREADABLE_MANIFEST"  # ours: not a gzip, or a truncated one
+UNUSABLE_MANIFEST = "ERROR_MANIFEST_UNUSABLE_FOR_TRAINING"  # ours: refused with `refuseUnusable`
 
 REJECTION_CODES = (
     INVALID_UTF8,
@@ -106,12 +121,30 @@ WARNING_CODES = (
     INVALID_LABEL_NAME_LENGTH,
     INVALID_IMAGE_DIMENSION,
     NO_VALID_ANNOTATIONS,
+    UNANNOTATED_RECORD,
+    NO_ANNOTATIONS,
+    NO_ATTRIBUTE_ANNOTATIONS,
     TOO_MANY_LABELS,
     MULTIPLE_BUCKETS,
     INVISIBLE_IN_SOURCE_REF,
 )
+# This project's own findings: the service has no code for them (or says nothing at all).
+ADVISORY_CODES = frozenset({TOO_MANY_LABELS, INVISIBLE_IN_SOURCE_REF})
 # Findings that follow from others: listed after their causes.
-_CONSEQUENCES = frozenset({NO_VALID_ANNOTATIONS, NO_VALID_LABEL_ATTRIBUTES})
+_CONSEQUENCES = frozenset({NO_VALID_ANNOTATIONS, NO_VALID_LABEL_ATTRIBUTES, NO_ANNOTATIONS})
+
+ERROR = "error"  # the line counts as invalid (the 20% thresholds)
+WARNING = "warning"  # the line is kept, and not counted as invalid
+
+
+def level(code: str) -> str:
+    """A finding's level: the service's codes say it in their prefix, and so do ours."""
+    return WARNING if code.startswith("WARNING_") else ERROR
+
+
+def is_advisory(code: str) -> bool:
+    return code in ADVISORY_CODES
+
 
 # -- the Ground Truth format ----------------------------------------------------------------------------
 CLASSIFICATION = "groundtruth/image-classification"
@@ -137,8 +170,9 @@ def parse(data: bytes, length: int) -> Parsed | Failure:
     """The line's object and source-ref, or why the service would drop it without a word.
 
     `length` is the line's size as read: more than `data` when the reader kept only its length.
-    JSON is read as Python's decoder reads it; msgspec reads the usual line faster, and whatever
-    it refuses (`NaN`, `1e400`, a lone surrogate escape, an error to word) goes to `json`.
+    JSON is read strictly, as the service reads it: msgspec reads the usual line, and whatever it
+    refuses (`NaN`, `1e400`, a lone surrogate escape, an error to word) goes to `json`, which is
+    told to refuse what it would otherwise accept (`NaN`, `Infinity`, a key twice in one object).
     """
     if length != len(data):
         return LINE_TOO_LONG, f"line is {length:,} bytes, over the {MAX_LINE_CHARS:,}-character limit", None
@@ -148,16 +182,23 @@ def parse(data: bytes, length: int) -> Parsed | Failure:
         try:
             chars = len(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            return INVALID_UTF8, f"line is not valid UTF-8 (byte {exc.start + 1})", None
+            return INVALID_UTF8, f"line is not valid UTF-8 (byte {exc.start + 1}){_encoding_hint(data)}", None
     if chars > MAX_LINE_CHARS:
-        return LINE_TOO_LONG, f"line has {chars:,} characters, over the {MAX_LINE_CHARS:,} limit", None
+        message = f"line has {chars:,} characters, over the {MAX_LINE_CHARS:,} limit{_encoding_hint(data)}"
+        return LINE_TOO_LONG, message, None
     try:
         document = _decode(data)
+        strict = type(document) is not dict or not _may_repeat_keys(data, document)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        strict = False
+    if not strict:
         try:
-            document = json.loads(data.decode("utf-8"))  # text: bytes would let json guess UTF-16 or skip a BOM
+            document = _strict_loads(data.decode("utf-8"))  # text: bytes would let json guess UTF-16 or skip a BOM
         except json.JSONDecodeError as exc:
-            return INVALID_JSON, f"line is not valid JSON: {exc.msg} at column {exc.colno}", None
+            message = f"line is not valid JSON: {exc.msg} at column {exc.colno}{_encoding_hint(data)}"
+            return INVALID_JSON, message, None
+        except NotStrictJson as exc:
+            return INVALID_JSON, f"line is not valid JSON: {exc}", None
         except RecursionError:
             return INVALID_JSON, "line is not valid JSON: nested too deeply", None
         except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits())
@@ -178,6 +219,59 @@ def parse(data: bytes, length: int) -> Parsed | Failure:
         return INVALID_SOURCE_REF, f"'source-ref' {json.dumps(source_ref)[:80]!r} is not an s3://bucket/key URI", None
     named = source_ref if _encodable(source_ref) else None
     return INVALID_SOURCE_REF, f"'source-ref' {quote(source_ref)} is not an s3://bucket/key URI", named
+
+
+class NotStrictJson(ValueError):
+    """What Python's decoder accepts and a strict JSON parser (the service's) refuses."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise NotStrictJson(f"{name} is not a JSON value (JSON numbers are finite: no NaN or Infinity)")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise NotStrictJson(f"the key {quote(key)} appears twice in one object")
+            seen.add(key)
+    return document
+
+
+def _strict_loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_pairs)
+
+
+_encode = msgspec.json.Encoder().encode
+_COLON = b":"
+_COLON_ESCAPE = b"\\u003"  # `\u003a` / `\u003A`: a colon written as an escape (and 0-9, ;<=>?)
+
+
+def _may_repeat_keys(data: bytes, document: dict[str, Any]) -> bool:
+    """False only when no object of the line can hold a key twice (msgspec, like json, keeps the last).
+
+    Outside strings, every key of the text is followed by one colon, whitespace or not; inside
+    strings, a colon is written as itself in the text and in msgspec's re-encoding (which never
+    escapes one), unless the text wrote it as an escape. So without such an escape, a re-encoding
+    with fewer colons means a key was lost. Costs about a re-encoding of the line.
+    """
+    if _COLON_ESCAPE in data:
+        return True
+    try:
+        return data.count(_COLON) != _encode(document).count(_COLON)
+    except (msgspec.EncodeError, RecursionError, OverflowError):
+        return True
+
+
+def _encoding_hint(data: bytes) -> str:
+    """Name the usual cause of an unreadable line: a file in UTF-16, or lines ended by CR alone."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        return "; the file looks like UTF-16 (it holds NUL bytes or a UTF-16 byte-order mark): manifests are UTF-8"
+    if b"\r{" in data:
+        return "; the line holds a CR followed by '{': the file looks like it ends lines with CR alone (use LF)"
+    return ""
 
 
 def quote(text: str) -> str:
@@ -225,6 +319,18 @@ def bucket_finding(bucket: str, first_bucket: str) -> Finding | None:
     )
 
 
+def buckets_refusal(first_bucket: str, other: tuple[str, int], lines: int) -> Finding:
+    """The service fails a manifest whose images are in more than one bucket: refuse it before sending."""
+    bucket, line = other
+    return (
+        MULTIPLE_BUCKETS,
+        f"the manifest's images are in more than one bucket: the first image is in {first_bucket!r}, "
+        f"line {line:,}'s in {bucket!r} ({lines:,} {'line' if lines == 1 else 'lines'} in another bucket than "
+        "the first); the service "
+        "fails such a manifest, so nothing was sent: move the images to one bucket",
+    )
+
+
 def source_ref_warnings(source_ref: str) -> list[Finding]:
     """Invisible format characters (U+200B zero-width space, U+FEFF, ...) in the image key."""
     if source_ref.isascii():
@@ -240,11 +346,28 @@ def label_attributes(doc: Mapping[str, Any]) -> list[str]:
     return [key for key in doc if key not in NOT_ATTRIBUTES and f"{key}{METADATA_SUFFIX}" in doc]
 
 
+@dataclass(frozen=True, slots=True)
+class LabelCheck:
+    """One line's label findings (causes first), its labels, and whether it can train a model."""
+
+    findings: list[Finding]
+    labels: frozenset[str]  # label names of the line's valid annotations
+    usable: bool  # at least one valid label attribute with an annotation, and no line-level error
+
+
+CLEAN_NO_LABELS = LabelCheck([], frozenset(), False)
+
+
 def label_warnings(doc: Mapping[str, Any]) -> list[Finding]:
-    """Every non-terminal problem of one parsed line, causes first; empty when the line is clean."""
+    """The findings of `label_check`."""
+    return label_check(doc).findings
+
+
+def label_check(doc: Mapping[str, Any]) -> LabelCheck:
+    """Every non-terminal problem of one parsed line, causes first; no finding when the line is clean."""
     attrs = label_attributes(doc)
     if not attrs:
-        return [(NO_LABEL_ATTRIBUTES, "the line has no label attribute with a matching '<attribute>-metadata' key")]
+        return LabelCheck([_no_attributes(doc)], frozenset(), False)
     found: list[Finding] = []
     labels: set[str] = set()
     valid = 0
@@ -256,13 +379,38 @@ def label_warnings(doc: Mapping[str, Any]) -> list[Finding]:
             valid += 1
             labels |= names
         found += boxes
+    usable = bool(labels)
     if not valid:
         found.append((NO_VALID_LABEL_ATTRIBUTES, "no label attribute of the line is valid"))
+    elif not labels:
+        found.append((NO_ANNOTATIONS, "no label attribute of the line has an annotation: the image is not used"))
     if len(labels) > MAX_LABELS_PER_IMAGE:
         found.append((TOO_MANY_LABELS, f"{len(labels)} labels on one image; at most {MAX_LABELS_PER_IMAGE}"))
+        usable = False
     if len(found) > 1:
         found.sort(key=lambda finding: finding[0] in _CONSEQUENCES)
-    return found
+    return LabelCheck(found, frozenset(labels), usable)
+
+
+def _no_attributes(doc: Mapping[str, Any]) -> Finding:
+    """A line with only its image is unannotated (a warning); one whose keys pair with nothing is an error."""
+    keys = [key for key in doc if key not in NOT_ATTRIBUTES]
+    if not keys:
+        return UNANNOTATED_RECORD, "the line has no label attribute, only its image: it is not used for training"
+    orphans = []
+    for key in keys:
+        if key.endswith(METADATA_SUFFIX):
+            base = key[: -len(METADATA_SUFFIX)]
+            if base not in doc:
+                orphans.append(f"{quote(key)} has no {quote(base)}")
+        else:
+            orphans.append(f"{quote(key)} has no {quote(key + METADATA_SUFFIX)}")
+    named = "; ".join(orphans[:MAX_NAMED_KEYS])
+    more = f" (and {len(orphans) - MAX_NAMED_KEYS} more)" if len(orphans) > MAX_NAMED_KEYS else ""
+    return (
+        NO_LABEL_ATTRIBUTES,
+        f"the line has no label attribute with a matching '<attribute>-metadata' key: {named}{more}",
+    )
 
 
 def _attribute(attr: str, value: Any, meta: Any, found: list[Finding], boxes: list[Finding]) -> set[str] | None:
@@ -366,6 +514,14 @@ def _image_size(attr: str, value: Mapping[str, Any], found: list[Finding]) -> tu
             )
         )
         return None
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        found.append(
+            (
+                INVALID_IMAGE_DIMENSION,
+                f"'{attr}.image_size' is {width:g}x{height:g}, an aspect ratio over {MAX_ASPECT_RATIO}:1",
+            )
+        )
+        return None
     return width, height
 
 
@@ -398,6 +554,8 @@ def _detection(
                 f"'{attr}' has {len(annotations)} bounding boxes; at most {MAX_BOUNDING_BOXES} are allowed",
             )
         )
+    if not annotations:
+        boxes.append((NO_ATTRIBUTE_ANNOTATIONS, f"{quote(attr)} has no annotation (an empty 'annotations' list)"))
     names = _boxes(attr, annotations, objects, class_map, size, found, boxes)
     if annotations and not names and len(found) == start:
         found.append((NO_VALID_ANNOTATIONS, f"no annotation of '{attr}' is valid"))
@@ -520,3 +678,60 @@ def manifest_refusal(lines: int, rejected: int) -> Finding | None:
             "the service would fail the whole update, so nothing was sent",
         )
     return None
+
+
+def label_limit_finding(predicted: int, *, in_dataset: int | None = None, at_least: bool = False) -> Finding | None:
+    """The service fails an update that leaves the dataset with over 250 distinct labels: refuse it first.
+
+    `predicted` counts the manifest's labels, with the dataset's current ones when known
+    (`in_dataset`: how many it has); an update can also remove labels, so this is an upper bound.
+    """
+    if predicted <= MAX_DATASET_LABELS:
+        return None
+    where = "" if in_dataset is None else f" with the {in_dataset:,} it has now"
+    return (
+        MANIFEST_TOO_MANY_LABELS,
+        f"the dataset would have {'at least ' if at_least else ''}{predicted:,} distinct labels{where} (at most {MAX_DATASET_LABELS} are allowed); "
+        "the service would fail the update, so nothing was sent",
+    )
+
+
+# -- whether what is sent can train a model ----------------------------------------------------------------
+READY = "READY"  # every line read is usable for training
+DEGRADED = "DEGRADED"  # some lines are not usable (rejected, flagged or ignored), within the service's threshold
+UNUSABLE = "UNUSABLE"  # no usable line, or more than 20% of the counted lines have errors: training stops
+VERDICTS = (READY, DEGRADED, UNUSABLE)
+
+
+def readiness(*, sent: int, usable: int, flagged: int, ignored: int, rejected: int) -> tuple[str, str]:
+    """The verdict on one manifest's lines for training, and why, in words.
+
+    `flagged` lines have an error (they count toward the service's 20% threshold; a flagged line
+    can still be usable when only some of its boxes are wrong); `ignored` lines have only the
+    service's warnings and are left out of training and of the threshold.
+    """
+    counted = sent - ignored
+    if sent and usable == 0:
+        return UNUSABLE, f"none of the {sent:,} lines sent is usable for training"
+    if flagged > MAX_INVALID_FRACTION * counted:
+        return (
+            UNUSABLE,
+            f"{flagged:,} of the {counted:,} lines counted for training have errors (over "
+            f"{MAX_INVALID_FRACTION:.0%}): training would stop with ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST",
+        )
+    unusable = sent - usable
+    if unusable or rejected:
+        parts = [f"{rejected:,} rejected before sending"] if rejected else []
+        if unusable - ignored:
+            parts.append(f"{unusable - ignored:,} sent with errors that leave no usable label")
+        if ignored:
+            parts.append(f"{ignored:,} sent but ignored (warnings only)")
+        return DEGRADED, f"{usable:,} of the {sent:,} lines sent are usable for training; " + ", ".join(parts)
+    return READY, f"all {usable:,} lines sent are usable for training"
+
+
+def printable(text: str) -> str:
+    """`text` for a person: invisible and control characters (U+200B, U+F025, a newline) as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)

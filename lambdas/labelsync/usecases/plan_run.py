@@ -147,6 +147,7 @@ def _plan(ref: ManifestRef, settings: Settings, store: ObjectStore, sink: _Store
             chunk_limit=settings.chunk_limit_bytes,
             sink=sink,
             warnings_as_rejections=settings.warnings_as_rejections,
+            refuse_unusable=settings.refuse_unusable,
         )
     except ObjectNotReadable as exc:  # deleted since its event: the user took the upload back
         sink.discard()
@@ -188,10 +189,13 @@ def _write_run_files(
         "status": plan.status,
         "rejection": {"code": plan.reason[0], "message": plan.reason[1]} if plan.reason else None,
         "counts": plan.counts.as_dict(),
+        "readiness": plan.readiness.as_dict() if plan.readiness else None,
+        "labels": plan.labels,
         "digest": digest,
         "chunks": [{**chunk.as_dict(), "sha256": sink.digests.get(chunk.index)} for chunk in plan.chunks],
         "settings": {
             "warningsAsRejections": settings.warnings_as_rejections,
+            "refuseUnusable": settings.refuse_unusable,
             "chunkLimitBytes": settings.chunk_limit_bytes,
         },
         "warningCodes": plan.warning_codes,

@@ -23,9 +23,9 @@ from labelsync.domain.report import (
     check_presence,
     failure_from_state,
     message_attributes,
-    message_from_report,
     reconcile,
     reconcile_failure,
+    structured_message,
 )
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
@@ -50,12 +50,12 @@ def report_run(
     dataset = state.get("dataset") or {}
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
-    entry_errors: list[EntryError] = []
+    entry_findings: list[EntryError] = []
     source_refs: list[str] | None = None
     check = NOT_CHECKED
     if requested == "COMPLETED" and dataset_arn:
         source_refs = [str(ref) for ref in load_lines(store.get_bytes(bucket, layout.source_refs_key))]
-        entry_errors = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), set(source_refs)))
+        entry_findings = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), set(source_refs)))
         check = check_presence(source_refs, datasets.entry_source_refs(dataset_arn))
 
     rejected_lines = list(load_lines(store.get_bytes(bucket, layout.rejects_key)))
@@ -85,7 +85,7 @@ def report_run(
         execution_id=str(event.get("executionId", "")),
         plan=plan,
         dataset_arn=dataset_arn,
-        entry_errors=entry_errors,
+        entry_findings=entry_findings,
         rejected_lines=rejected_lines,
         superseded_lines=superseded_lines,
         failure=failure,
@@ -104,8 +104,9 @@ def report_run(
     if not store.keys(bucket, sent):
         notifier.publish(
             subject=f"Custom Labels sync {report['outcome']}",
-            message=message_from_report(report, max_items=max_items),
+            message=structured_message(report, max_items=max_items),
             attributes=message_attributes(report),
+            structured=True,
         )
         store.put_bytes(bucket, sent, b"")
     return {
