@@ -16,6 +16,7 @@ from labelsync.domain.report import (
     reconcile,
 )
 from labelsync.domain.runs import ManifestRef
+from labelsync.domain.side_files import SideFile, side_file_items, summarize
 from labelsync.usecases.plan_run import plan_and_start
 from labelsync.usecases.report_run import report_run
 from tests.unit.test_usecases import SETTINGS, FakeDatasets, FakeExecutions, FakeNotifier, FakeStore, mark_applied
@@ -169,13 +170,20 @@ def test_check_presence_counts_distinct_refs_and_caps_the_sample() -> None:
 
 def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
     counts = {"linesRead": 3, "blank": 0, "rejected": 0, "superseded": 0, "accepted": 3}
-    assert reconcile(counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=None, check=NOT_CHECKED)[
-        "balanced"
-    ]
-    over = reconcile(counts, applied=4, rejected_lines=[], superseded_lines=[], source_refs=None, check=NOT_CHECKED)
+    assert reconcile(
+        counts, applied=3, rejected_lines=SideFile(), superseded_lines=SideFile(), source_refs=None, check=NOT_CHECKED
+    )["balanced"]
+    over = reconcile(
+        counts, applied=4, rejected_lines=SideFile(), superseded_lines=SideFile(), source_refs=None, check=NOT_CHECKED
+    )
     assert over["balanced"] is False
     refs = reconcile(
-        counts, applied=3, rejected_lines=[], superseded_lines=[], source_refs=["a", "a"], check=NOT_CHECKED
+        counts,
+        applied=3,
+        rejected_lines=SideFile(),
+        superseded_lines=SideFile(),
+        source_refs=["a", "a"],
+        check=NOT_CHECKED,
     )
     assert refs["balanced"] is False  # three lines accepted, two refs recorded
 
@@ -190,8 +198,8 @@ def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
     result = reconcile(
         counts,
         applied=3,
-        rejected_lines=[],
-        superseded_lines=[],
+        rejected_lines=SideFile(),
+        superseded_lines=SideFile(),
         source_refs=None,
         check=NOT_CHECKED,
         superseded_by_newer=2,
@@ -200,8 +208,8 @@ def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
     over = reconcile(
         counts,
         applied=4,
-        rejected_lines=[],
-        superseded_lines=[],
+        rejected_lines=SideFile(),
+        superseded_lines=SideFile(),
         source_refs=None,
         check=NOT_CHECKED,
         superseded_by_newer=2,
@@ -297,3 +305,22 @@ def test_a_retried_report_step_does_not_publish_the_same_message_twice() -> None
         max_items=10,
     )
     assert again["outcome"] == first["outcome"] == "SUCCEEDED_WITH_ERRORS" and not notifier.published
+
+
+def test_side_files_are_summarized_streaming_with_a_bounded_sample() -> None:
+    """250,000 rejected lines (a UTF-16 export at the row limit): a count, a check, the first items only."""
+    import io
+
+    lines = b"".join(
+        json.dumps(
+            {"line": i, "code": "ERROR_INVALID_UTF8", "message": "m", "sourceRef": "s3://b/" + "k" * 2000}
+        ).encode()
+        + b"\n"
+        for i in range(1, 3001)
+    )
+    summary = summarize(side_file_items(io.BytesIO(lines)), required=("code", "message"))
+    assert summary.count == 3000 and summary.complete and len(summary.sample) == 1000
+    assert summary.sample[0]["sourceRef"].endswith("(2,007 characters)")  # bounded in memory, whole in the file
+    broken = summarize(side_file_items(io.BytesIO(lines + b'{"line": 3001}\nnot json\n')), required=("code", "message"))
+    assert broken.count == 3002 and not broken.complete
+    assert summarize(side_file_items(io.BytesIO(b"")), required=("code",)).count == 0

@@ -20,9 +20,9 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import compress
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 from labelsync.domain import rules
 from labelsync.domain.checker import Accepted, Checker, ConversionRecord, Rejection, Warning_
@@ -30,6 +30,7 @@ from labelsync.domain.jsonl import dump_lines, dump_strings
 from labelsync.domain.lines import BLOCK_SIZE, Batch, BudgetReader, OverBudget, RawLine, read_batches, read_lines
 from labelsync.domain.packing import ChunkInfo, ChunkPacker
 
+Finding = TypeVar("Finding", Rejection, Warning_)
 KEPT_ITEMS = 1000  # warnings and conversions kept in the plan itself; the side files have all
 KEPT_LABELS = 10_000  # distinct label names counted exactly; past this the plan says "over"
 SET_CHECK_BELOW = 500_000  # up to this many accepted lines, a set finds "no repeats" faster than sorting
@@ -223,7 +224,7 @@ class _Pass1:
             counts.rejected += len(rejected)
             room = KEPT_ITEMS - len(self.plan.rejections)
             if room > 0:
-                self.plan.rejections += rejected[:room]
+                self.plan.rejections += [_sampled(r) for r in rejected[:room]]
             self.sink.append(REJECTS, dump_lines(r.as_dict() for r in rejected))
 
     def _record(self, verdict: Accepted, line: RawLine) -> None:
@@ -238,7 +239,7 @@ class _Pass1:
             self.codes.update(w.code for w in verdict.warnings)
             room = KEPT_ITEMS - len(self.plan.warnings)
             if room > 0:
-                self.plan.warnings += verdict.warnings[:room]
+                self.plan.warnings += [_sampled(w) for w in verdict.warnings[:room]]
             self.sink.append(WARNINGS, dump_lines(w.as_dict() for w in verdict.warnings))
         if verdict.converted:
             self.converted.add(line.number)
@@ -246,6 +247,14 @@ class _Pass1:
             if room > 0:
                 self.plan.conversions += verdict.conversions[:room]
             self.sink.append(CONVERSIONS, dump_lines(c.as_dict() for c in verdict.conversions))
+
+
+def _sampled(item: Finding) -> Finding:
+    """The item as the plan keeps it in memory: its source-ref bounded (the side file has it whole)."""
+    ref = item.source_ref
+    if ref is None or len(ref) <= rules.MAX_SAMPLE_REF_CHARS:
+        return item
+    return replace(item, source_ref=rules.sample_ref(ref))
 
 
 def _repeats(state: _Pass1) -> list[list[int]]:

@@ -18,6 +18,7 @@ from typing import Any
 from labelsync.domain import rules
 from labelsync.domain.entry_errors import EntryError
 from labelsync.domain.jsonl import utf8_json
+from labelsync.domain.side_files import SideFile
 
 SCHEMA = "labelsync.report/v1"
 SNS_MESSAGE_BUDGET = 240_000  # bytes; SNS allows 262,144 including attributes
@@ -145,8 +146,8 @@ def reconcile(
     counts: Mapping[str, Any],
     *,
     applied: int,
-    rejected_lines: Sequence[Mapping[str, Any]],
-    superseded_lines: Sequence[Mapping[str, Any]],
+    rejected_lines: SideFile,
+    superseded_lines: SideFile,
     source_refs: Sequence[str] | None,
     check: DatasetCheck,
     superseded_by_newer: int = 0,
@@ -176,9 +177,10 @@ def reconcile(
         0 <= applied <= accepted - superseded_by_newer
         and not (complete and accounted["notApplied"])  # after the last chunk every accepted line is accounted
         and sum(accounted.values()) == lines_read
-        and len(rejected_lines) == rejected
-        and all(r.get("code") and r.get("message") for r in rejected_lines)
-        and len(superseded_lines) == superseded
+        and rejected_lines.count == rejected
+        and rejected_lines.complete  # each with a code and a message
+        and superseded_lines.count == superseded
+        and superseded_lines.complete
     )
     if source_refs is not None:
         balanced = balanced and len(source_refs) == accepted + superseded and len(set(source_refs)) == accepted
@@ -305,11 +307,14 @@ def build_report(
     reconciliation: Mapping[str, Any] | None = None,
     superseded_by_newer: Sequence[Mapping[str, Any]] = (),
     resume: Mapping[str, Any] | None = None,
+    side_files: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED.
 
     `entry_findings` are what the service wrote into the flagged entries: errors make the outcome,
-    warnings (level `warning`) are listed apart and never count as errors.
+    warnings (level `warning`) are listed apart and never count as errors. `rejected_lines` and
+    `superseded_lines` are the first items of their side files (`side_files`: `rejectsUri`,
+    `supersededUri`), which hold them all.
     """
     counts = dict(plan.get("counts") or {})
     listed_warnings = [e for e in entry_findings if e.level != "error"]
@@ -351,6 +356,8 @@ def build_report(
         "chunkSplits": list(plan.get("splits") or []),
         "warningsUri": plan.get("warningsUri"),
         "conversionsUri": plan.get("conversionsUri"),
+        "rejectsUri": (side_files or {}).get("rejectsUri"),
+        "supersededUri": (side_files or {}).get("supersededUri"),
         "reconciliation": dict(reconciliation) if reconciliation is not None else None,
         "reportUri": report_uri,
     }
@@ -372,9 +379,11 @@ def structured_message(report: Mapping[str, Any], *, max_items: int, budget: int
 def _fitted(report: Mapping[str, Any], max_items: int, budget: int, *, structured: bool) -> str:
     limit = max_items
     counts = report.get("counts") or {}
-    cut_in_plan = {
+    cut_in_plan = {  # lists that report.json itself holds cut (their side files have them all)
         "warnings": len(report.get("warnings") or []) < int(counts.get("warnings", 0)),
         "conversions": len(report.get("conversions") or []) < int(counts.get("converted", 0)),
+        "rejectedLines": len(report.get("rejectedLines") or []) < int(counts.get("rejected", 0)),
+        "supersededLines": len(report.get("supersededLines") or []) < int(counts.get("superseded", 0)),
     }
     while True:
         message = dict(report)

@@ -51,6 +51,7 @@ MAX_INVALID_FRACTION = 0.20  # the service fails an update (or a training) with 
 MAX_MANIFEST_LINES = 250_000  # lines of one manifest file, blank and invalid ones included
 MAX_MANIFEST_BYTES = 1 << 30  # "1 GB", read as 1 GiB (the larger reading), counted after decompression
 MAX_QUOTED_CHARS = 200  # a message quotes at most this much of a value (a source-ref can be 100,000 characters)
+MAX_SAMPLE_REF_CHARS = 1_100  # "s3://" + a 63-character bucket + "/" + a 1,024-byte key, and some
 MAX_NAMED_KEYS = 5  # a message names at most this many keys of a line
 
 # -- codes: what the service drops silently (the line is rejected, never sent) -----------------------
@@ -272,6 +273,14 @@ def _encoding_hint(data: bytes) -> str:
     if b"\r{" in data:
         return "; the line holds a CR followed by '{': the file looks like it ends lines with CR alone (use LF)"
     return ""
+
+
+def sample_ref(source_ref: str) -> str:
+    """A source-ref as an in-memory sample keeps it: at most MAX_SAMPLE_REF_CHARS characters (an S3 key is
+    at most 1,024 bytes, so only a ref that could never be valid is cut); the side files keep it whole."""
+    if len(source_ref) <= MAX_SAMPLE_REF_CHARS:
+        return source_ref
+    return f"{source_ref[:MAX_SAMPLE_REF_CHARS]}... ({len(source_ref):,} characters)"
 
 
 def quote(text: str) -> str:

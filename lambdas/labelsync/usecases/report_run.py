@@ -28,6 +28,7 @@ from labelsync.domain.report import (
     structured_message,
 )
 from labelsync.domain.runs import RunLayout
+from labelsync.domain.side_files import side_file_items, summarize
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
 
 
@@ -58,8 +59,11 @@ def report_run(
         entry_findings = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), set(source_refs)))
         check = check_presence(source_refs, datasets.entry_source_refs(dataset_arn))
 
-    rejected_lines = list(load_lines(store.get_bytes(bucket, layout.rejects_key)))
-    superseded_lines = list(load_lines(store.get_bytes(bucket, layout.superseded_key)))
+    # Streamed: a count, a completeness check and the first items; the files keep every line.
+    rejected = summarize(side_file_items(store.open(bucket, layout.rejects_key)), required=("code", "message"))
+    superseded = summarize(
+        side_file_items(store.open(bucket, layout.superseded_key)), required=("sourceRef", "supersededBy")
+    )
     turn = state.get("turn") or {}
     held_turn = bool(turn.get("granted")) or state.get("chunk") is not None  # a chunk's child state has no turn
     if event.get("executionEnded") and ledger is not None and state.get("target"):
@@ -69,8 +73,8 @@ def report_run(
     reconciliation = reconcile(
         plan.get("counts") or {},
         applied=applied_lines(markers),
-        rejected_lines=rejected_lines,
-        superseded_lines=superseded_lines,
+        rejected_lines=rejected,
+        superseded_lines=superseded,
         source_refs=source_refs,
         check=check,
         superseded_by_newer=len(by_newer),
@@ -86,8 +90,8 @@ def report_run(
         plan=plan,
         dataset_arn=dataset_arn,
         entry_findings=entry_findings,
-        rejected_lines=rejected_lines,
-        superseded_lines=superseded_lines,
+        rejected_lines=rejected.sample,
+        superseded_lines=superseded.sample,
         failure=failure,
         report_uri=f"s3://{bucket}/{layout.report_key}",
         reconciliation=reconciliation,
@@ -95,6 +99,10 @@ def report_run(
         resume={"resumedFrom": turn["resumedFrom"], "skippedChunks": turn.get("skipped") or []}
         if turn.get("resumedFrom")
         else None,
+        side_files={
+            "rejectsUri": f"s3://{bucket}/{layout.rejects_key}",
+            "supersededUri": f"s3://{bucket}/{layout.superseded_key}",
+        },
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:
