@@ -364,9 +364,6 @@ class LabelCheck:
     usable: bool  # at least one valid label attribute with an annotation, and no line-level error
 
 
-CLEAN_NO_LABELS = LabelCheck([], frozenset(), False)
-
-
 def label_warnings(doc: Mapping[str, Any]) -> list[Finding]:
     """The findings of `label_check`."""
     return label_check(doc).findings
