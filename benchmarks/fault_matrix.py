@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "lambdas") not in sys.path:
     sys.path.insert(0, str(ROOT / "lambdas"))
 
+from benchmarks.doc_sections import replace_marked  # noqa: E402
 from benchmarks.fault_scenarios import (  # noqa: E402
     COMPLETED,
     HUNG,
@@ -223,13 +224,7 @@ def _median(values: Sequence[float]) -> float:
 
 def write_docs(section: str) -> None:
     """Replace our marked section (or append it); the rest of the file (the fuzzing sections) stays."""
-    text = DOCS.read_text() if DOCS.exists() else "# Reliability\n\n"
-    start, end = text.find(START), text.find(END)
-    if start >= 0 and end > start:
-        text = text[:start] + section.rstrip("\n") + text[end + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text if text.endswith("\n") else text + "\n")
+    replace_marked(DOCS, START, END, section, title="Reliability")
 
 
 def main(argv: list[str] | None = None) -> int:

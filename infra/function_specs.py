@@ -93,7 +93,7 @@ APPLY = FunctionSpec(
 RECORD_CHUNK = FunctionSpec(
     "RecordChunk", "labelsync.handlers.record_chunk.handler", 256, 60, (ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE)
 )
-REPORT = FunctionSpec(  # 900 s: the reconciliation lists the dataset, 100 entries a page
+REPORT = FunctionSpec(  # 900 s: each step of the dataset listing stops at 500 pages or half its time
     "ReportRun",
     "labelsync.handlers.report_run.handler",
     512,

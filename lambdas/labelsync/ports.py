@@ -51,6 +51,12 @@ class DatasetInfo:
     project_arn: str
 
 
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[str]  # JSON lines, as the service returns them
+    next_token: str | None  # None: the last page
+
+
 class Datasets(Protocol):
     def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
         """(project ARN, the dataset of that type or None); raises ProjectNotFoundError."""
@@ -62,10 +68,9 @@ class Datasets(Protocol):
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None: ...
 
-    def entries_with_errors(self, dataset_arn: str) -> Iterable[str]: ...
-
-    def entry_source_refs(self, dataset_arn: str) -> Iterable[str]:
-        """The `source-ref` of every entry of the dataset, page by page (lazily: stop iterating to stop listing)."""
+    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+        """One ListDatasetEntries page (100 entries at most), from `token` (None: the first page);
+        `has_errors` lists only entries with errors. Raises ServiceThrottledError when throttled."""
         ...
 
     def label_names(self, dataset_arn: str) -> Iterable[str]:

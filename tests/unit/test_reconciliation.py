@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
+from labelsync.domain.entry_errors import entry_source_ref
 from labelsync.domain.report import (
     ENTRIES_MISSING,
     LINES_UNACCOUNTED,
@@ -56,13 +57,16 @@ def run_report(
     store: FakeStore, state: Mapping[str, Any], datasets: FakeDatasets, outcome: str = "COMPLETED"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     notifier = FakeNotifier()
-    result = report_run(
-        {"outcome": outcome, "executionId": "arn:exec", "state": state},
-        store=store,
-        datasets=datasets,
-        notifier=notifier,
-        max_items=10,
-    )
+    while True:  # as the state machine does: again while the dataset listing goes on
+        result = report_run(
+            {"outcome": outcome, "executionId": "arn:exec", "state": state},
+            store=store,
+            datasets=datasets,
+            notifier=notifier,
+            max_items=10,
+        )
+        if not result.get("continue"):
+            break
     (published,) = notifier.published
     return result, published
 
@@ -71,6 +75,7 @@ def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() ->
     store, state = planned()
     others = [f"s3://other/{n}.jpg" for n in range(500)]
     datasets = FakeDatasets({}, present=[others[0], *reversed(ACCEPTED), *others[1:]])
+    datasets.page_size = 1
     result, published = run_report(store, state, datasets)
     assert result["outcome"] == "SUCCEEDED_WITH_ERRORS"  # the rejected line
     assert datasets.listed == 1 + len(ACCEPTED)  # not the 499 entries after the last of this manifest's
@@ -96,6 +101,7 @@ def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() ->
 def test_a_missing_image_after_update_complete_is_a_failed_alert() -> None:
     store, state = planned()
     datasets = FakeDatasets({}, present=[REFS[0], REFS[2], REFS[4], "s3://other/x.jpg"])
+    datasets.page_size = 1
     result, published = run_report(store, state, datasets)
     assert result["outcome"] == "FAILED"
     assert published["attributes"]["kind"] == "alert" and published["attributes"]["outcome"] == "FAILED"
@@ -217,42 +223,37 @@ def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
     assert not over["balanced"]
 
 
-class _Paginator:
-    def __init__(self, pages: list[list[str]]) -> None:
-        self.pages, self.served = pages, 0
-        self.kwargs: dict[str, Any] = {}
-
-    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        self.kwargs = kwargs
-        for page in self.pages:
-            self.served += 1
-            yield {"DatasetEntries": page}
-
-
 class _Client:
-    def __init__(self, paginator: _Paginator) -> None:
-        self.paginator = paginator
+    """ListDatasetEntries pages, by NextToken ("1", "2", ...); records each call's arguments."""
 
-    def get_paginator(self, name: str) -> _Paginator:
-        assert name == "list_dataset_entries"
-        return self.paginator
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def list_dataset_entries(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(kwargs)
+        index = int(kwargs.get("NextToken") or 0)
+        page: dict[str, Any] = {"DatasetEntries": self.pages[index]}
+        if index + 1 < len(self.pages):
+            page["NextToken"] = str(index + 1)
+        return page
 
 
-def test_adapter_lists_every_entry_unfiltered_page_by_page() -> None:
+def test_adapter_reads_one_page_at_a_time_from_a_token() -> None:
     pages = [
         [json.dumps({"source-ref": "s3://b/1", "x": {"y": 1}}), "not json", json.dumps([1])],
         [json.dumps({"source-ref": 5}), json.dumps({"source-ref": "s3://b/2"})],
         [json.dumps({"source-ref": "s3://b/3"})],
     ]
-    paginator = _Paginator(pages)
-    refs = RekognitionDatasets(_Client(paginator)).entry_source_refs("arn:ds")
-    assert next(iter(refs)) == "s3://b/1" and paginator.served == 1  # lazy: one page so far
-    assert list(refs) == ["s3://b/2", "s3://b/3"]
-    assert paginator.kwargs == {"DatasetArn": "arn:ds", "PaginationConfig": {"PageSize": 100}}
-    assert (
-        check_presence(["s3://b/1"], RekognitionDatasets(_Client(_Paginator(pages))).entry_source_refs("a")).missing
-        == 0
-    )
+    client = _Client(pages)
+    datasets = RekognitionDatasets(client)
+    first = datasets.entry_page("arn:ds", has_errors=False, token=None)
+    assert first.entries == pages[0] and first.next_token == "1"
+    assert client.calls == [{"DatasetArn": "arn:ds", "MaxResults": 100}]
+    last = datasets.entry_page("arn:ds", has_errors=True, token="2")
+    assert last.entries == pages[2] and last.next_token is None
+    assert client.calls[-1] == {"DatasetArn": "arn:ds", "MaxResults": 100, "HasErrors": True, "NextToken": "2"}
+    assert [entry_source_ref(e) for e in pages[0] + pages[1]] == ["s3://b/1", None, None, None, "s3://b/2"]
 
 
 def test_the_map_level_alert_is_sent_only_when_no_chunk_alerted_for_this_execution() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from labelsync.domain.errors import DatasetLabelLimitError, DatasetMissingError, DatasetNotAllowedError
 from labelsync.domain.runs import ManifestRef
-from labelsync.ports import DatasetInfo
+from labelsync.ports import DatasetInfo, EntryPage
 from labelsync.settings import ProjectPolicy, Settings
 from labelsync.usecases.plan_run import plan_and_start
 from labelsync.usecases.report_run import report_run
@@ -77,7 +77,8 @@ class FakeDatasets:
         self.existing, self.errored, self.present = existing, list(errored), list(present)
         self.labels = list(labels)
         self.created: list[str] = []
-        self.listed = 0  # entries handed out by entry_source_refs
+        self.listed = 0  # entries handed out by entry_page (the unfiltered listing)
+        self.page_size = 100
 
     def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
         return f"arn:project/{project}", self.existing.get(dataset_type)
@@ -92,13 +93,19 @@ class FakeDatasets:
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         raise AssertionError("not used")
 
-    def entries_with_errors(self, dataset_arn: str) -> Iterable[str]:
-        return self.errored
-
-    def entry_source_refs(self, dataset_arn: str) -> Iterator[str]:
-        for ref in self.present:
-            self.listed += 1
-            yield ref
+    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+        """Pages of `page_size`: the errored entries (has_errors), or `present` (each a ref or a JSON entry)."""
+        start = int(token or 0)
+        if has_errors:
+            entries = self.errored[start : start + self.page_size]
+            total = len(self.errored)
+        else:
+            refs = self.present[start : start + self.page_size]
+            self.listed += len(refs)
+            entries = [r if r.startswith("{") else json.dumps({"source-ref": r}) for r in refs]
+            total = len(self.present)
+        end = start + self.page_size
+        return EntryPage(entries, str(end) if end < total else None)
 
     def label_names(self, dataset_arn: str) -> Iterator[str]:
         yield from self.labels

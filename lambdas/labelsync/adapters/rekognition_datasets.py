@@ -6,7 +6,6 @@ left after that is raised under a name the state machine's Retry understands.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from labelsync.domain.errors import (
     ServiceThrottledError,
     ServiceUnavailableError,
 )
-from labelsync.ports import DatasetInfo
+from labelsync.ports import DatasetInfo, EntryPage
 
 BUSY = {"ResourceInUseException", "ResourceNotReadyException"}
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
@@ -103,15 +102,17 @@ class RekognitionDatasets:
                 raise ChunkRejectedError(message) from exc
             raise translated from exc
 
-    def entries_with_errors(self, dataset_arn: str) -> Iterator[str]:
-        return self._entries(dataset_arn, HasErrors=True)
-
-    def entry_source_refs(self, dataset_arn: str) -> Iterator[str]:
-        """Every entry's `source-ref` (no filter), fetched page by page so a caller can stop early."""
-        for entry in self._entries(dataset_arn):
-            ref = _source_ref(entry)
-            if ref is not None:
-                yield ref
+    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+        kwargs: dict[str, Any] = {"DatasetArn": dataset_arn, "MaxResults": 100}  # the API's maximum
+        if has_errors:
+            kwargs["HasErrors"] = True
+        if token:
+            kwargs["NextToken"] = token
+        try:
+            page = self._rek.list_dataset_entries(**kwargs)
+        except ClientError as exc:
+            raise _translate(exc, "ListDatasetEntries") from exc
+        return EntryPage([str(entry) for entry in page.get("DatasetEntries", [])], page.get("NextToken") or None)
 
     def label_names(self, dataset_arn: str) -> Iterator[str]:
         paginator = self._rek.get_paginator("list_dataset_labels")
@@ -121,21 +122,3 @@ class RekognitionDatasets:
                     yield str(label["LabelName"])
         except ClientError as exc:
             raise _translate(exc, "ListDatasetLabels") from exc
-
-    def _entries(self, dataset_arn: str, **filters: Any) -> Iterator[str]:
-        """ListDatasetEntries, every page, 100 a page (the API's maximum)."""
-        paginator = self._rek.get_paginator("list_dataset_entries")
-        try:
-            for page in paginator.paginate(DatasetArn=dataset_arn, PaginationConfig={"PageSize": 100}, **filters):
-                yield from page.get("DatasetEntries", [])
-        except ClientError as exc:
-            raise _translate(exc, "ListDatasetEntries") from exc
-
-
-def _source_ref(entry: str) -> str | None:
-    try:
-        parsed = json.loads(entry)
-    except ValueError:
-        return None
-    ref = parsed.get("source-ref") if isinstance(parsed, dict) else None
-    return ref if isinstance(ref, str) else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 ERROR_KEYS = ("errors", "cl-errors")
@@ -78,3 +78,44 @@ def errors_for_refs(lines: Iterable[str], refs: set[str]) -> Iterator[EntryError
             continue
         if isinstance(entry, dict) and entry.get("source-ref") in refs:
             yield from errors_in_entry(entry)
+
+
+def entry_source_ref(text: str) -> str | None:
+    """The `source-ref` of one listed entry; None when the line is not an entry with one."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    ref = entry.get("source-ref") if isinstance(entry, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
+KEPT_FINDINGS = 1000  # errors and warnings each kept as a list in the report; counts are of all
+
+
+@dataclass
+class EntryFindings:
+    """This manifest's entry findings as the report keeps them: counts of all, the first of each level."""
+
+    errors: list[EntryError] = field(default_factory=list)
+    warnings: list[EntryError] = field(default_factory=list)
+    error_count: int = 0
+    warning_count: int = 0
+    entries_with_errors: int = 0
+
+    @classmethod
+    def collect(cls, findings: Iterable[EntryError], *, keep: int = KEPT_FINDINGS) -> EntryFindings:
+        found = cls()
+        flagged: set[str] = set()
+        for finding in findings:
+            if finding.level == "error":
+                found.error_count += 1
+                flagged.add(finding.source_ref)
+                if len(found.errors) < keep:
+                    found.errors.append(finding)
+            else:
+                found.warning_count += 1
+                if len(found.warnings) < keep:
+                    found.warnings.append(finding)
+        found.entries_with_errors = len(flagged)
+        return found

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelsync.domain import rules
-from labelsync.domain.entry_errors import EntryError
+from labelsync.domain.entry_errors import EntryError, EntryFindings
 from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.side_files import SideFile
 
@@ -299,7 +299,7 @@ def build_report(
     execution_id: str,
     plan: Mapping[str, Any],
     dataset_arn: str | None,
-    entry_findings: Sequence[EntryError],
+    entry_findings: EntryFindings | Iterable[EntryError],
     rejected_lines: Sequence[Mapping[str, Any]],
     superseded_lines: Sequence[Mapping[str, Any]],
     failure: Failure | None,
@@ -314,19 +314,19 @@ def build_report(
     `entry_findings` are what the service wrote into the flagged entries: errors make the outcome,
     warnings (level `warning`) are listed apart and never count as errors. `rejected_lines` and
     `superseded_lines` are the first items of their side files (`side_files`: `rejectsUri`,
-    `supersededUri`), which hold them all.
+    `supersededUri`), which hold them all; `entry_findings` keeps the first KEPT_FINDINGS of each
+    level, and `entryFindingsUri` names the files holding every one.
     """
     counts = dict(plan.get("counts") or {})
-    listed_warnings = [e for e in entry_findings if e.level != "error"]
-    entry_errors = [e for e in entry_findings if e.level == "error"]
-    counts["entriesWithErrors"] = len({e.source_ref for e in entry_errors})
-    counts["entryErrors"] = len(entry_errors)
-    counts["entryWarnings"] = len(listed_warnings)
+    found = entry_findings if isinstance(entry_findings, EntryFindings) else EntryFindings.collect(entry_findings)
+    counts["entriesWithErrors"] = found.entries_with_errors
+    counts["entryErrors"] = found.error_count
+    counts["entryWarnings"] = found.warning_count
     checked = bool(reconciliation and reconciliation.get("checked"))
     readiness = readiness_after_update(plan.get("readiness"), counts["entriesWithErrors"] if checked else None)
     outcome = decide_outcome(
         requested,
-        entry_errors=len(entry_errors),
+        entry_errors=found.error_count,
         rejected_lines=int(counts.get("rejected", 0)),
         verdict=readiness["verdict"] if readiness else None,
     )
@@ -343,8 +343,8 @@ def build_report(
         "readiness": readiness,
         "rejection": plan.get("rejection"),
         "failure": failure.as_dict() if failure else None,
-        "entryErrors": [e.as_dict() for e in entry_errors],
-        "entryWarnings": [e.as_dict() for e in listed_warnings],
+        "entryErrors": [e.as_dict() for e in found.errors],
+        "entryWarnings": [e.as_dict() for e in found.warnings],
         "rejectedLines": list(rejected_lines),
         "supersededLines": list(superseded_lines),
         "supersededByNewerManifest": list(superseded_by_newer),
@@ -358,6 +358,7 @@ def build_report(
         "conversionsUri": plan.get("conversionsUri"),
         "rejectsUri": (side_files or {}).get("rejectsUri"),
         "supersededUri": (side_files or {}).get("supersededUri"),
+        "entryFindingsUri": (side_files or {}).get("entryFindingsUri"),
         "reconciliation": dict(reconciliation) if reconciliation is not None else None,
         "reportUri": report_uri,
     }
@@ -383,6 +384,8 @@ def _fitted(report: Mapping[str, Any], max_items: int, budget: int, *, structure
         "warnings": len(report.get("warnings") or []) < int(counts.get("warnings", 0)),
         "conversions": len(report.get("conversions") or []) < int(counts.get("converted", 0)),
         "rejectedLines": len(report.get("rejectedLines") or []) < int(counts.get("rejected", 0)),
+        "entryErrors": len(report.get("entryErrors") or []) < int(counts.get("entryErrors", 0)),
+        "entryWarnings": len(report.get("entryWarnings") or []) < int(counts.get("entryWarnings", 0)),
         "supersededLines": len(report.get("supersededLines") or []) < int(counts.get("superseded", 0)),
     }
     while True:

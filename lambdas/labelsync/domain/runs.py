@@ -117,6 +117,18 @@ class RunLayout:
     def superseded_by_newer_key(self) -> str:
         return f"{self.prefix}superseded-by-newer.jsonl"
 
+    def scan_prefix(self, execution: str) -> str:
+        """The report's listing of the dataset, for one execution (a resume lists again, after its own chunks)."""
+        digest = hashlib.sha256(execution.encode()).hexdigest()[:24]
+        return f"{self.prefix}scan/{digest}/"
+
+    def scan_state_key(self, execution: str) -> str:
+        return f"{self.scan_prefix(execution)}state.json"
+
+    def scan_findings_key(self, execution: str, part: int) -> str:
+        """This manifest's entry errors and warnings found by one step of the listing (JSON lines)."""
+        return f"{self.scan_prefix(execution)}findings-{part:06d}.jsonl"
+
     @property
     def applied_prefix(self) -> str:
         return f"{self.prefix}applied/"

@@ -7,6 +7,7 @@ FAILED / TIMED_OUT / ABORTED, which alerts for runs that could not report themse
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,6 +17,7 @@ from labelsync.adapters.dynamodb_ledger import DynamoDBLedger
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.sns_notifier import SnsNotifier
+from labelsync.domain.dataset_scan import TIME_SHARE
 from labelsync.observability import (
     ENTRIES_WITH_ERRORS,
     RUN_OUTCOME_METRICS,
@@ -30,6 +32,13 @@ from labelsync.settings import Settings
 from labelsync.usecases.report_run import report_execution_end, report_run
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def half_time_left(context: LambdaContext) -> Callable[[], bool]:
+    """True while less than TIME_SHARE of this invocation's time is used (Lambda gives no timeout, only what is left)."""
+    at_start = context.get_remaining_time_in_millis()
+    floor = at_start * (1 - TIME_SHARE)
+    return lambda: context.get_remaining_time_in_millis() > floor
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -56,7 +65,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         run = (event.get("state") or {}).get("run") or {}
         correlate(execution=event.get("executionId") or run.get("id"), manifest=manifest_uri(run))
         logger.append_keys(outcome=event.get("outcome"))
-        result = report_run(event, **ports)
+        result = report_run(event, **ports, time_left=half_time_left(context))
+        if result.get("continue"):  # the dataset listing goes on in the next invocation
+            logger.info("listing the dataset", extra={"scan": result.get("scan")})
+            return result
     outcome = str(result.get("outcome"))
     if outcome in RUN_OUTCOME_METRICS:
         count(RUN_OUTCOME_METRICS[outcome], 1)

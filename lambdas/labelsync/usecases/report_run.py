@@ -9,18 +9,18 @@ value names the outcome for whoever reads the execution's output.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from labelsync.domain import turns
-from labelsync.domain.entry_errors import EntryError, errors_for_refs
+from labelsync.domain.dataset_scan import DONE, MAX_PAGES_PER_STEP
+from labelsync.domain.entry_errors import EntryFindings
 from labelsync.domain.jsonl import load_lines, utf8_json
 from labelsync.domain.report import (
     FAILED,
     NOT_CHECKED,
     applied_lines,
     build_report,
-    check_presence,
     failure_from_state,
     message_attributes,
     reconcile,
@@ -30,6 +30,7 @@ from labelsync.domain.report import (
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.side_files import side_file_items, summarize
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
+from labelsync.usecases.scan_dataset import scan_check, scan_progress, scan_step, stored_findings
 
 
 def report_run(
@@ -40,7 +41,12 @@ def report_run(
     notifier: Notifier,
     max_items: int,
     ledger: RunLedger | None = None,
+    time_left: Callable[[], bool] = lambda: True,
+    max_pages: int = MAX_PAGES_PER_STEP,
 ) -> dict[str, Any]:
+    """Report the run. After the last chunk, list the dataset first, a bounded step per invocation:
+    until that listing is done the step returns `continue: true` (nothing is published yet) and the
+    state machine invokes it again (`time_left`: False once this invocation should stop reading)."""
     requested = str(event["outcome"])
     state: Mapping[str, Any] = event.get("state") or {}
     run = state["run"]
@@ -51,13 +57,32 @@ def report_run(
     dataset = state.get("dataset") or {}
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
-    entry_findings: list[EntryError] = []
+    entry_findings = EntryFindings()
     source_refs: list[str] | None = None
     check = NOT_CHECKED
+    side_files = {
+        "rejectsUri": f"s3://{bucket}/{layout.rejects_key}",
+        "supersededUri": f"s3://{bucket}/{layout.superseded_key}",
+    }
     if requested == "COMPLETED" and dataset_arn:
         source_refs = [str(ref) for ref in load_lines(store.get_bytes(bucket, layout.source_refs_key))]
-        entry_findings = list(errors_for_refs(datasets.entries_with_errors(dataset_arn), set(source_refs)))
-        check = check_presence(source_refs, datasets.entry_source_refs(dataset_arn))
+        execution = str(event.get("executionId", ""))
+        scan = scan_step(
+            store=store,
+            datasets=datasets,
+            bucket=bucket,
+            layout=layout,
+            dataset_arn=str(dataset_arn),
+            execution=execution,
+            source_refs=source_refs,
+            time_left=time_left,
+            max_pages=max_pages,
+        )
+        if scan.phase != DONE:
+            return {"outcome": "PENDING", "continue": True, "scan": scan_progress(scan)}
+        entry_findings = EntryFindings.collect(stored_findings(store, bucket, layout, scan))
+        check = scan_check(scan)
+        side_files["entryFindingsUri"] = f"s3://{bucket}/{layout.scan_prefix(execution)}"
 
     # Streamed: a count, a completeness check and the first items; the files keep every line.
     rejected = summarize(side_file_items(store.open(bucket, layout.rejects_key)), required=("code", "message"))
@@ -99,10 +124,7 @@ def report_run(
         resume={"resumedFrom": turn["resumedFrom"], "skippedChunks": turn.get("skipped") or []}
         if turn.get("resumedFrom")
         else None,
-        side_files={
-            "rejectsUri": f"s3://{bucket}/{layout.rejects_key}",
-            "supersededUri": f"s3://{bucket}/{layout.superseded_key}",
-        },
+        side_files=side_files,
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:

@@ -1,0 +1,128 @@
+"""One bounded step of the report's listing of the dataset (lambdas/labelsync/domain/dataset_scan.py).
+
+Each step reads pages until the scan is done, its page budget is spent or its time runs short,
+then stores where it stopped (S3, under the run's folder) and says whether the scan is done; the
+state machine invokes the report function again until it is. This manifest's entry findings go
+to one S3 file per step, so memory holds one step's pages at most. A throttled page stops the
+step after storing what it read; the state machine's retry goes on from there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+
+from labelsync.domain import dataset_scan
+from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE, ScanState
+from labelsync.domain.entry_errors import EntryError, entry_source_ref, errors_for_refs
+from labelsync.domain.errors import ServiceThrottledError
+from labelsync.domain.jsonl import dump_lines, utf8_json
+from labelsync.domain.report import MISSING_SAMPLE, DatasetCheck
+from labelsync.domain.runs import RunLayout
+from labelsync.domain.side_files import side_file_items
+from labelsync.ports import Datasets, ObjectStore
+
+
+def load_state(store: ObjectStore, bucket: str, layout: RunLayout, execution: str) -> ScanState:
+    key = layout.scan_state_key(execution)
+    if key not in store.keys(bucket, key):
+        return dataset_scan.start(execution)
+    return ScanState.from_dict(json.loads(store.get_bytes(bucket, key)))
+
+
+def scan_step(
+    *,
+    store: ObjectStore,
+    datasets: Datasets,
+    bucket: str,
+    layout: RunLayout,
+    dataset_arn: str,
+    execution: str,
+    source_refs: Sequence[str],
+    time_left: Callable[[], bool] = lambda: True,
+    max_pages: int = dataset_scan.MAX_PAGES_PER_STEP,
+) -> ScanState:
+    """Read pages from where the last step stopped; the state after this step (stored)."""
+    state = load_state(store, bucket, layout, execution)
+    if state.phase == DONE:
+        return state
+    wanted = set(source_refs) if state.phase == ERRORS else set()
+    left = set(state.remaining or ())
+    findings: list[EntryError] = []
+    read = 0
+    try:
+        while state.phase != DONE and read < max_pages and (read == 0 or time_left()):
+            page = datasets.entry_page(dataset_arn, has_errors=state.phase == ERRORS, token=state.token)
+            read += 1
+            state.pages += 1
+            if state.phase == ERRORS:
+                findings += errors_for_refs(page.entries, wanted)
+                state.token = page.next_token
+                if page.next_token is None:
+                    dataset_scan.begin_presence(state, source_refs)
+                    left = set(state.remaining or ())
+                    wanted = set()
+            else:
+                left.difference_update(ref for ref in map(entry_source_ref, page.entries) if ref is not None)
+                state.token = page.next_token
+                if not left or page.next_token is None:
+                    state.phase = DONE
+    except ServiceThrottledError:
+        state.throttled += 1
+        _save(store, bucket, layout, state, findings, left, read)
+        raise
+    _save(store, bucket, layout, state, findings, left, read)
+    return state
+
+
+def _save(
+    store: ObjectStore,
+    bucket: str,
+    layout: RunLayout,
+    state: ScanState,
+    findings: list[EntryError],
+    left: set[str],
+    read: int,
+) -> None:
+    if findings:
+        key = layout.scan_findings_key(state.execution, state.parts)
+        store.put_bytes(bucket, key, dump_lines(f.as_dict() for f in findings), content_type="application/x-ndjson")
+        state.parts += 1
+    if state.phase in (PRESENCE, DONE) and state.remaining is not None:
+        state.remaining = dataset_scan.keep_order(state.remaining, left)
+    state.steps += 1 if read else 0
+    store.put_bytes(bucket, layout.scan_state_key(state.execution), utf8_json(state.as_dict()))
+
+
+def stored_findings(store: ObjectStore, bucket: str, layout: RunLayout, state: ScanState) -> Iterator[EntryError]:
+    """Every finding the scan stored, in listing order, streamed file by file."""
+    for part in range(state.parts):
+        key = layout.scan_findings_key(state.execution, part)
+        for item in side_file_items(store.open(bucket, key)):
+            yield EntryError(
+                str(item.get("sourceRef", "")),
+                str(item.get("code", "")),
+                str(item.get("message", "")),
+                str(item.get("location", "")),
+                str(item.get("level", "error")),
+            )
+
+
+def scan_check(state: ScanState) -> DatasetCheck:
+    """The presence check the finished scan amounts to: the manifest's images it never saw."""
+    remaining = state.remaining or []
+    return DatasetCheck(
+        checked=True, expected=state.expected, missing=len(remaining), sample=tuple(remaining[:MISSING_SAMPLE])
+    )
+
+
+def scan_progress(state: ScanState) -> dict[str, object]:
+    """What a step that did not finish returns (the execution's history shows it)."""
+    left = len(state.remaining) if state.remaining is not None else None
+    return {
+        "phase": state.phase,
+        "pages": state.pages,
+        "steps": state.steps,
+        "left": left,
+        "throttled": state.throttled,
+    }
