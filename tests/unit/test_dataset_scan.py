@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE
+from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE, RunRefs
 from labelsync.domain.entry_errors import KEPT_FINDINGS
 from labelsync.domain.errors import ServiceThrottledError
 from labelsync.domain.runs import RunLayout
@@ -33,7 +33,7 @@ def step(store: FakeStore, state: dict[str, Any], datasets: Any, **kwargs: Any) 
         layout=layout_of(state),
         dataset_arn="arn:ds",
         execution=EXECUTION,
-        source_refs=ACCEPTED,
+        refs=RunRefs.read(ACCEPTED),
         **kwargs,
     )
 
@@ -146,3 +146,32 @@ def test_the_report_keeps_the_first_findings_counts_all_and_names_the_files_with
         for line in store.objects[key].splitlines()
     ]
     assert len(stored) == total and stored[0] == report["entryErrors"][0]
+
+
+def test_the_reports_memory_does_not_grow_with_the_length_of_the_refs() -> None:
+    """20,000 images with 1,000-character keys are 20 MB of refs: the report holds their digests
+    (10 MB peak here; 44 MB when it held the refs as text, which at 250,000 refs outgrew 512 MB)."""
+    import tracemalloc
+
+    from labelsync.usecases.report_run import report_run
+
+    refs = [f"s3://b/{n:06d}/" + "k" * 990 for n in range(20_000)]
+    body = ("\n".join(json.dumps({"source-ref": ref}) for ref in refs) + "\n").encode()
+    store, state = planned(body)
+    datasets = FakeDatasets({}, present=refs)
+    tracemalloc.start()
+    try:
+        while report_run(
+            {"outcome": "COMPLETED", "executionId": EXECUTION, "state": state},
+            store=store,
+            datasets=datasets,
+            notifier=FakeNotifier(),
+            max_items=10,
+        ).get("continue"):
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    report = json.loads(store.objects[layout_of(state).report_key])
+    assert report["reconciliation"]["balanced"] and report["reconciliation"]["missingFromDataset"] == 0
+    assert peak < 12_000_000, f"peak {peak:,} bytes for 20 MB of refs"

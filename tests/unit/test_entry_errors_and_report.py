@@ -69,7 +69,7 @@ def test_only_this_manifests_entries_are_kept() -> None:
     lines = [
         json.dumps({"source-ref": r, "errors": [{"code": "X", "message": ""}]}) for r in ("s3://b/a", "s3://b/other")
     ]
-    assert [e.source_ref for e in errors_for_refs([*lines, "garbage"], {"s3://b/a"})] == ["s3://b/a"]
+    assert [e.source_ref for e in errors_for_refs([*lines, "garbage"], {"s3://b/a"}.__contains__)] == ["s3://b/a"]
 
 
 PLAN = {

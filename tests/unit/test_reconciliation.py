@@ -2,10 +2,11 @@
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
+from labelsync.domain.dataset_scan import RunRefs, first_missing, ref_key
 from labelsync.domain.entry_errors import entry_source_ref
 from labelsync.domain.report import (
     ENTRIES_MISSING,
@@ -13,7 +14,6 @@ from labelsync.domain.report import (
     MISSING_SAMPLE,
     NOT_CHECKED,
     applied_lines,
-    check_presence,
     reconcile,
 )
 from labelsync.domain.runs import ManifestRef
@@ -161,26 +161,24 @@ def test_counts_that_do_not_add_up_fail_a_completed_run() -> None:
     assert published["message"]["reconciliation"]["balanced"] is False
 
 
-def test_check_presence_counts_distinct_refs_and_caps_the_sample() -> None:
+def test_run_refs_count_distinct_refs_and_name_the_first_missing_ones() -> None:
     expected = [f"s3://b/{n}" for n in range(50)] * 2
-    check = check_presence(expected, iter(["s3://b/3", "s3://x"]))
-    assert check.checked and check.expected == 50 and check.missing == 49
-    assert len(check.sample) == MISSING_SAMPLE and check.sample[:3] == ("s3://b/0", "s3://b/1", "s3://b/2")
-
-    def never() -> Iterator[str]:
-        raise AssertionError("nothing to look for: the dataset is not listed")
-        yield ""
-
-    assert check_presence([], never()).missing == 0
+    refs = RunRefs.read(expected)
+    assert refs.lines == 100 and len(refs.distinct) == 50 and refs.distinct[0] == ref_key("s3://b/0")
+    missing = [key.hex() for key in refs.distinct if key != ref_key("s3://b/3")]
+    sample = first_missing(iter(expected), missing, MISSING_SAMPLE)
+    assert len(sample) == MISSING_SAMPLE and sample[:4] == ["s3://b/0", "s3://b/1", "s3://b/2", "s3://b/4"]
+    long_ref = "s3://b/" + "k" * 1017  # as long as an S3 key gets: the scan holds 16 bytes for it
+    assert len(ref_key(long_ref)) == 16 and ref_key(long_ref) != ref_key(long_ref[:-1])
 
 
 def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
     counts = {"linesRead": 3, "blank": 0, "rejected": 0, "superseded": 0, "accepted": 3}
     assert reconcile(
-        counts, applied=3, rejected_lines=SideFile(), superseded_lines=SideFile(), source_refs=None, check=NOT_CHECKED
+        counts, applied=3, rejected_lines=SideFile(), superseded_lines=SideFile(), refs=None, check=NOT_CHECKED
     )["balanced"]
     over = reconcile(
-        counts, applied=4, rejected_lines=SideFile(), superseded_lines=SideFile(), source_refs=None, check=NOT_CHECKED
+        counts, applied=4, rejected_lines=SideFile(), superseded_lines=SideFile(), refs=None, check=NOT_CHECKED
     )
     assert over["balanced"] is False
     refs = reconcile(
@@ -188,7 +186,7 @@ def test_reconcile_flags_an_applied_count_beyond_the_accepted_lines() -> None:
         applied=3,
         rejected_lines=SideFile(),
         superseded_lines=SideFile(),
-        source_refs=["a", "a"],
+        refs=RunRefs.read(["a", "a"]),
         check=NOT_CHECKED,
     )
     assert refs["balanced"] is False  # three lines accepted, two refs recorded
@@ -206,7 +204,7 @@ def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
         applied=3,
         rejected_lines=SideFile(),
         superseded_lines=SideFile(),
-        source_refs=None,
+        refs=None,
         check=NOT_CHECKED,
         superseded_by_newer=2,
     )
@@ -216,7 +214,7 @@ def test_lines_left_out_for_a_newer_manifest_are_accounted_for() -> None:
         applied=4,
         rejected_lines=SideFile(),
         superseded_lines=SideFile(),
-        source_refs=None,
+        refs=None,
         check=NOT_CHECKED,
         superseded_by_newer=2,
     )

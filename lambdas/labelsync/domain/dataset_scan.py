@@ -10,8 +10,9 @@ invokes it again until the scan is done. Nothing here talks to AWS.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 ERRORS = "errors"  # listing HasErrors=true
@@ -19,6 +20,42 @@ PRESENCE = "presence"  # listing every entry, striking off the manifest's images
 DONE = "done"
 MAX_PAGES_PER_STEP = 500  # 50,000 entries: a few minutes at most, well inside the report function's timeout
 TIME_SHARE = 0.5  # stop once half the invocation's time is used: a page, a write and the report still fit
+
+
+def ref_key(ref: str) -> bytes:
+    """A source-ref as the scan holds it: 16 bytes, however long the ref (S3 keys reach 1,024 bytes,
+    so 250,000 refs could be 275 MB as text; as digests they are about 12 MB; a collision needs ~2^64)."""
+    return hashlib.blake2b(ref.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class RunRefs:
+    """The run's recorded source-refs (one per accepted or superseded line) as the report needs them."""
+
+    lines: int
+    distinct: tuple[bytes, ...]  # ref_key of each distinct ref, in first-seen order
+
+    @classmethod
+    def read(cls, refs: Iterable[str]) -> RunRefs:
+        lines, seen = 0, dict[bytes, None]()
+        for ref in refs:
+            lines += 1
+            seen.setdefault(ref_key(ref), None)
+        return cls(lines, tuple(seen))
+
+
+def first_missing(refs: Iterable[str], missing: Iterable[str], limit: int) -> list[str]:
+    """The first `limit` distinct refs (in `refs` order) whose key is one of `missing` (hex keys)."""
+    left = {bytes.fromhex(key) for key in missing}
+    found: list[str] = []
+    for ref in refs:
+        key = ref_key(ref)
+        if key in left:
+            left.discard(key)
+            found.append(ref)
+            if len(found) >= limit or not left:
+                break
+    return found
 
 
 @dataclass
@@ -31,7 +68,7 @@ class ScanState:
     pages: int = 0  # pages read so far, both phases
     steps: int = 0  # invocations that read pages
     parts: int = 0  # files of this manifest's entry findings written so far
-    remaining: list[str] | None = None  # PRESENCE: distinct refs not yet seen, in manifest order
+    remaining: list[str] | None = None  # PRESENCE: hex ref_key of the distinct refs not yet seen, in manifest order
     expected: int = 0
     throttled: int = 0  # throttled pages: the step stopped there and the state machine retried it
 
@@ -57,25 +94,22 @@ def start(execution: str) -> ScanState:
     return ScanState(execution)
 
 
-def begin_presence(state: ScanState, refs: Sequence[str]) -> None:
+def begin_presence(state: ScanState, refs: RunRefs) -> None:
     """The errors listing ended: from now on, strike off the manifest's distinct refs."""
-    distinct = list(dict.fromkeys(refs))
-    state.phase, state.token, state.remaining, state.expected = PRESENCE, None, distinct, len(distinct)
-    if not distinct:
+    state.phase, state.token, state.expected = PRESENCE, None, len(refs.distinct)
+    state.remaining = [key.hex() for key in refs.distinct]
+    if not refs.distinct:
         state.phase = DONE
 
 
-@dataclass
-class Presence:
-    """The refs still to be seen, as a set while a step reads pages (the state keeps them as a list)."""
-
-    left: set[str] = field(default_factory=set)
-
-    def strike(self, refs: Sequence[str]) -> bool:
-        """Strike the refs of one page; True when none is left."""
-        self.left.difference_update(refs)
-        return not self.left
+def unseen(state: ScanState) -> set[bytes]:
+    """The keys still to be seen, as a set while a step reads pages (the state keeps them as a list)."""
+    return {bytes.fromhex(key) for key in state.remaining or ()}
 
 
-def keep_order(remaining: Sequence[str], left: set[str]) -> list[str]:
-    return [ref for ref in remaining if ref in left]
+def keep_order(remaining: Sequence[str], left: set[bytes]) -> list[str]:
+    return [key for key in remaining if bytes.fromhex(key) in left]
+
+
+def keys_of(refs: Iterable[str | None]) -> Iterator[bytes]:
+    return (ref_key(ref) for ref in refs if ref is not None)

@@ -9,7 +9,7 @@ kept beside them with `level: warning` so the report shows the service's whole v
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,14 +69,15 @@ def errors_in_entry(entry: dict[str, Any]) -> list[EntryError]:
     return found
 
 
-def errors_for_refs(lines: Iterable[str], refs: set[str]) -> Iterator[EntryError]:
-    """Errors of the entries whose source-ref is one of `refs` (HasErrors covers the whole dataset)."""
+def errors_for_refs(lines: Iterable[str], wanted: Callable[[str], bool]) -> Iterator[EntryError]:
+    """Errors of the entries whose source-ref is `wanted` (HasErrors covers the whole dataset)."""
     for text in lines:
         try:
             entry = json.loads(text)
         except json.JSONDecodeError:
             continue
-        if isinstance(entry, dict) and entry.get("source-ref") in refs:
+        ref = entry.get("source-ref") if isinstance(entry, dict) else None
+        if isinstance(ref, str) and wanted(ref):
             yield from errors_in_entry(entry)
 
 

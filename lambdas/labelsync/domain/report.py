@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelsync.domain import rules
+from labelsync.domain.dataset_scan import RunRefs
 from labelsync.domain.entry_errors import EntryError, EntryFindings
 from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.side_files import SideFile
@@ -108,31 +109,6 @@ class DatasetCheck:
 NOT_CHECKED = DatasetCheck(checked=False)
 
 
-def check_presence(expected: Sequence[str], listed: Iterable[str], *, sample: int = MISSING_SAMPLE) -> DatasetCheck:
-    """Which of `expected` (the manifest's source-refs, in line order, repeats allowed) `listed` lacks.
-
-    Memory is the manifest's distinct refs only, whatever the dataset's size: each listed ref
-    is struck off, and listing stops (the iterator is not advanced) once none remain.
-    """
-    remaining = set(expected)
-    distinct = len(remaining)
-    if remaining:
-        for ref in listed:
-            remaining.discard(ref)
-            if not remaining:
-                break
-    first: list[str] = []
-    if remaining:
-        seen: set[str] = set()
-        for ref in expected:
-            if ref in remaining and ref not in seen:
-                seen.add(ref)
-                first.append(ref)
-                if len(first) >= sample:
-                    break
-    return DatasetCheck(checked=True, expected=distinct, missing=len(remaining), sample=tuple(first))
-
-
 def applied_lines(markers: Sequence[Mapping[str, Any]]) -> int:
     """Accepted lines whose chunk's update completed: the sum over the run's applied markers.
 
@@ -148,7 +124,7 @@ def reconcile(
     applied: int,
     rejected_lines: SideFile,
     superseded_lines: SideFile,
-    source_refs: Sequence[str] | None,
+    refs: RunRefs | None,
     check: DatasetCheck,
     superseded_by_newer: int = 0,
     complete: bool = False,
@@ -182,8 +158,8 @@ def reconcile(
         and superseded_lines.count == superseded
         and superseded_lines.complete
     )
-    if source_refs is not None:
-        balanced = balanced and len(source_refs) == accepted + superseded and len(set(source_refs)) == accepted
+    if refs is not None:
+        balanced = balanced and refs.lines == accepted + superseded and len(refs.distinct) == accepted
     return {
         "linesRead": lines_read,
         "accounted": accounted,

@@ -8,7 +8,7 @@ lists stay in S3, where the report links them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -42,14 +42,19 @@ def summarize(items: Iterable[Mapping[str, Any]], *, required: Sequence[str], ke
     return summary
 
 
-def side_file_items(stream: BinaryIO) -> Iterable[dict[str, Any]]:
-    """Each JSON line of a side file, read a block at a time; a line that is not an object reads as {}."""
+def side_file_values(stream: BinaryIO) -> Iterator[Any]:
+    """Each JSON line of a side file, read a block at a time; a line that is not JSON reads as None."""
     with stream:
         for line in read_lines(stream, max_bytes=MAX_SIDE_LINE_BYTES):
             if line.blank:
                 continue
             try:
-                item = json.loads(line.data)
+                yield json.loads(line.data)
             except ValueError:
-                item = {}
-            yield item if isinstance(item, dict) else {}
+                yield None
+
+
+def side_file_items(stream: BinaryIO) -> Iterator[dict[str, Any]]:
+    """Each JSON line of a side file; a line that is not an object reads as {}."""
+    for item in side_file_values(stream):
+        yield item if isinstance(item, dict) else {}

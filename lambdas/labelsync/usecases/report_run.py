@@ -9,11 +9,11 @@ value names the outcome for whoever reads the execution's output.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from labelsync.domain import turns
-from labelsync.domain.dataset_scan import DONE, MAX_PAGES_PER_STEP
+from labelsync.domain.dataset_scan import DONE, MAX_PAGES_PER_STEP, RunRefs
 from labelsync.domain.entry_errors import EntryFindings
 from labelsync.domain.jsonl import load_lines, utf8_json
 from labelsync.domain.report import (
@@ -28,7 +28,7 @@ from labelsync.domain.report import (
     structured_message,
 )
 from labelsync.domain.runs import RunLayout
-from labelsync.domain.side_files import side_file_items, summarize
+from labelsync.domain.side_files import side_file_items, side_file_values, summarize
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
 from labelsync.usecases.scan_dataset import scan_check, scan_progress, scan_step, stored_findings
 
@@ -58,14 +58,18 @@ def report_run(
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
     entry_findings = EntryFindings()
-    source_refs: list[str] | None = None
+    refs: RunRefs | None = None
     check = NOT_CHECKED
     side_files = {
         "rejectsUri": f"s3://{bucket}/{layout.rejects_key}",
         "supersededUri": f"s3://{bucket}/{layout.superseded_key}",
     }
     if requested == "COMPLETED" and dataset_arn:
-        source_refs = [str(ref) for ref in load_lines(store.get_bytes(bucket, layout.source_refs_key))]
+
+        def recorded() -> Iterator[str]:  # one JSON string a line, streamed: refs reach 1,024 bytes each
+            return (str(ref) for ref in side_file_values(store.open(bucket, layout.source_refs_key)))
+
+        refs = RunRefs.read(recorded())
         execution = str(event.get("executionId", ""))
         scan = scan_step(
             store=store,
@@ -74,14 +78,14 @@ def report_run(
             layout=layout,
             dataset_arn=str(dataset_arn),
             execution=execution,
-            source_refs=source_refs,
+            refs=refs,
             time_left=time_left,
             max_pages=max_pages,
         )
         if scan.phase != DONE:
             return {"outcome": "PENDING", "continue": True, "scan": scan_progress(scan)}
         entry_findings = EntryFindings.collect(stored_findings(store, bucket, layout, scan))
-        check = scan_check(scan)
+        check = scan_check(scan, recorded)
         side_files["entryFindingsUri"] = f"s3://{bucket}/{layout.scan_prefix(execution)}"
 
     # Streamed: a count, a completeness check and the first items; the files keep every line.
@@ -100,7 +104,7 @@ def report_run(
         applied=applied_lines(markers),
         rejected_lines=rejected,
         superseded_lines=superseded,
-        source_refs=source_refs,
+        refs=refs,
         check=check,
         superseded_by_newer=len(by_newer),
         complete=requested == "COMPLETED",

@@ -10,10 +10,10 @@ step after storing what it read; the state machine's retry goes on from there.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from labelsync.domain import dataset_scan
-from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE, ScanState
+from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE, RunRefs, ScanState, keys_of, ref_key
 from labelsync.domain.entry_errors import EntryError, entry_source_ref, errors_for_refs
 from labelsync.domain.errors import ServiceThrottledError
 from labelsync.domain.jsonl import dump_lines, utf8_json
@@ -38,7 +38,7 @@ def scan_step(
     layout: RunLayout,
     dataset_arn: str,
     execution: str,
-    source_refs: Sequence[str],
+    refs: RunRefs,
     time_left: Callable[[], bool] = lambda: True,
     max_pages: int = dataset_scan.MAX_PAGES_PER_STEP,
 ) -> ScanState:
@@ -46,8 +46,12 @@ def scan_step(
     state = load_state(store, bucket, layout, execution)
     if state.phase == DONE:
         return state
-    wanted = set(source_refs) if state.phase == ERRORS else set()
-    left = set(state.remaining or ())
+    wanted = set(refs.distinct) if state.phase == ERRORS else set()
+
+    def is_wanted(ref: str) -> bool:
+        return ref_key(ref) in wanted
+
+    left = dataset_scan.unseen(state)
     findings: list[EntryError] = []
     read = 0
     try:
@@ -56,14 +60,14 @@ def scan_step(
             read += 1
             state.pages += 1
             if state.phase == ERRORS:
-                findings += errors_for_refs(page.entries, wanted)
+                findings += errors_for_refs(page.entries, is_wanted)
                 state.token = page.next_token
                 if page.next_token is None:
-                    dataset_scan.begin_presence(state, source_refs)
-                    left = set(state.remaining or ())
+                    dataset_scan.begin_presence(state, refs)
+                    left = dataset_scan.unseen(state)
                     wanted = set()
             else:
-                left.difference_update(ref for ref in map(entry_source_ref, page.entries) if ref is not None)
+                left.difference_update(keys_of(map(entry_source_ref, page.entries)))
                 state.token = page.next_token
                 if not left or page.next_token is None:
                     state.phase = DONE
@@ -81,7 +85,7 @@ def _save(
     layout: RunLayout,
     state: ScanState,
     findings: list[EntryError],
-    left: set[str],
+    left: set[bytes],
     read: int,
 ) -> None:
     if findings:
@@ -108,12 +112,12 @@ def stored_findings(store: ObjectStore, bucket: str, layout: RunLayout, state: S
             )
 
 
-def scan_check(state: ScanState) -> DatasetCheck:
-    """The presence check the finished scan amounts to: the manifest's images it never saw."""
+def scan_check(state: ScanState, refs: Callable[[], Iterator[str]]) -> DatasetCheck:
+    """The presence check the finished scan amounts to; `refs` reads the run's source-refs again
+    (streamed) only when some are missing, to name the first few."""
     remaining = state.remaining or []
-    return DatasetCheck(
-        checked=True, expected=state.expected, missing=len(remaining), sample=tuple(remaining[:MISSING_SAMPLE])
-    )
+    sample = dataset_scan.first_missing(refs(), remaining, MISSING_SAMPLE) if remaining else []
+    return DatasetCheck(checked=True, expected=state.expected, missing=len(remaining), sample=tuple(sample))
 
 
 def scan_progress(state: ScanState) -> dict[str, object]:
