@@ -66,7 +66,8 @@ MISSING_ALERT = "missing alert"
 UNACCOUNTED = "unaccounted lines"
 NOT_COMPLETED = "not completed"
 HUNG = "hung"
-VIOLATIONS = (LOST, WRONG_VERSION, MISSING_ALERT, UNACCOUNTED, NOT_COMPLETED, HUNG)
+MISSING_EVENT = "missing event"  # a report or alert message without its completion event, or the reverse
+VIOLATIONS = (LOST, WRONG_VERSION, MISSING_ALERT, MISSING_EVENT, UNACCOUNTED, NOT_COMPLETED, HUNG)
 DUPLICATE_REPORT = "duplicate report"  # an observation: the same run reported its success twice
 STALLED = "plan gave up mid-flight"  # an observation: a manifest's plan step gave up while other runs still ran
 
@@ -767,6 +768,7 @@ def _drive(
             _wait(stack, deadline, gate, outcome)
             orphans = _recover(stack, scenario, outcome, gate, versions, crashes, update_failures, deadline, log)
             _check_alerts(_runs(stack, scenario, versions).values(), outcome, orphans, stopped, _failed_events(stack))
+            _check_completion_events(stack, outcome)
         except TimeoutError as exc:
             outcome.violate(HUNG, f"{exc} (after {outcome.rounds} resume rounds)")
         finally:
@@ -1164,6 +1166,19 @@ def _check_alerts(
                 outcome.violate(MISSING_ALERT, f"{what}: the alert names no chunk")
         if run.manifest.index in orphans and not alerts and (run.manifest.key, run.version) not in failed_events:
             outcome.violate(MISSING_ALERT, f"{name}: the plan step failed after its retries: no run, no alert")
+
+
+def _check_completion_events(stack: Any, outcome: Outcome) -> None:
+    """Each report or alert message has its completion event (same execution and outcome), and no event
+    comes without one: machines learn what people learn."""
+    events = getattr(stack, "completion_events", None)
+    if not callable(events):
+        return
+    said = Counter((d.get("execution"), d.get("outcome")) for d in _all_reports(stack) if d.get("execution"))
+    sent = Counter((e["detail"].get("execution"), e["detail"].get("outcome")) for e in events())
+    for key in sorted(set(said) | set(sent), key=str):
+        if said[key] != sent[key]:
+            outcome.violate(MISSING_EVENT, f"{key[0]} {key[1]}: {said[key]} message(s), {sent[key]} event(s)")
 
 
 def _fired(

@@ -168,11 +168,21 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
                 print(json.dumps(message, separators=(",", ":")), file=out, flush=True)
             else:
                 print_report(message, emails.get(message["MessageId"]), human)
+        events = stack.completion_events()
+        print("\nEventBridge completion events (default bus, source labelsync):", file=human)
+        for event in events:
+            detail = event["detail"]
+            manifest_key = (detail.get("manifest") or (detail.get("run") or {}).get("manifest") or {}).get("key")
+            verdict = detail.get("verdict") or "-"
+            print(f"  {event['detail-type']}: {manifest_key} (outcome {detail.get('outcome')}, verdict {verdict})", file=human)
         crashed = stack.runtime.errors(source="async")
         for invocation in crashed:
             print(f"plan step failed: {invocation.error}", file=sys.stderr)
-        print(f"\n{len(messages)} SNS message(s) for {len(drops)} manifest(s).", file=human)
-        return 1 if crashed or len(messages) != len(drops) else 0
+        print(
+            f"\n{len(messages)} SNS message(s) and {len(events)} completion event(s) for {len(drops)} manifest(s).",
+            file=human,
+        )
+        return 1 if crashed or len(messages) != len(drops) or len(events) != len(drops) else 0
 
 
 def create_datasets(stack: OfflineStack, project: str, wanted: list[str]) -> str:

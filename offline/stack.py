@@ -40,6 +40,7 @@ from infra.function_specs import (
 from labelsync import clock as labelsync_clock
 from labelsync import settings as env_names
 from labelsync.adapters.step_functions import StepFunctionsExecutions
+from labelsync.event_contract import SOURCE as EVENT_SOURCE
 from labelsync.usecases.resume_run import resume_run
 from offline import custom_labels, engine
 from offline.clock import ScaledClock
@@ -100,6 +101,8 @@ class OfflineStack:
         self.queue_url = ""
         self.failures_url = ""
         self._failed_events: list[dict[str, Any]] = []
+        self.events_url = ""
+        self._events: list[dict[str, Any]] = []
         # Tiny images where every manifest dropped under the watched prefix points (offline/fixture_images.py).
         self.images = ImageStager(self.config.bucket, env_names.DEFAULT_INCOMING_PREFIX, self.config.region)
 
@@ -216,6 +219,7 @@ class OfflineStack:
         # invocation still failed after Lambda's two retries, with the error, for a redrive.
         self.failures_url = sqs.create_queue(QueueName="labelsync-failed-events")["QueueUrl"]
         self.runtime.on_failure = self._to_failure_queue
+        self._capture_completion_events()
         self.client("dynamodb").create_table(  # as infra/constructs/ledger.py defines it
             TableName=LEDGER_TABLE,
             KeySchema=[{"AttributeName": "dataset", "KeyType": "HASH"}, {"AttributeName": "entry", "KeyType": "RANGE"}],
@@ -258,6 +262,29 @@ class OfflineStack:
                 ]
             },
         )
+
+    def _capture_completion_events(self) -> None:
+        """What a subscriber's EventBridge rule sees: our completion events on the default bus, into a queue."""
+        sqs = self.client("sqs")
+        self.events_url = sqs.create_queue(QueueName="labelsync-completion-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.events_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.client("events")
+        events.put_rule(Name="labelsync-completions", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_targets(Rule="labelsync-completions", Targets=[{"Id": "queue", "Arn": arn}])
+
+    def completion_events(self) -> list[dict[str, Any]]:
+        """Every completion event the default bus delivered to the rule's queue so far (the whole event)."""
+        sqs = self.client("sqs")
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.events_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not batch:
+                break
+            for message in batch:
+                self._events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.events_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._events)
 
     def _env_values(self) -> EnvValues:
         cfg = self.config

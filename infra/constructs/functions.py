@@ -33,6 +33,7 @@ from constructs import Construct, IDependable
 from infra import nag
 from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
+from infra.constructs.events import completion_event_conditions, default_event_bus_arn
 from infra.constructs.rekognition import creatable_project_arns, dataset_arns
 from infra.function_specs import (
     APPLY,
@@ -46,6 +47,7 @@ from infra.function_specs import (
     environment,
 )
 from infra.lambda_bundle import lambda_code
+from labelsync.event_contract import DETAIL_TYPES
 
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag AwsSolutions-L1 asks for it).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -166,6 +168,13 @@ class PipelineFunctions(Construct):
         for function in (self.take_turn, self.report):
             self._allow_listing(function, work)
         self._allow(self.report, ["sns:Publish"], [topic.topic_arn])
+        # The completion event on the default bus: only our source and our detail-types.
+        self._allow(
+            self.report,
+            ["events:PutEvents"],
+            [default_event_bus_arn(self)],
+            conditions=completion_event_conditions(DETAIL_TYPES),
+        )
         for function in (self.take_turn, self.apply, self.record_chunk, self.report):
             self._allow_ledger(function)
         # The key covers the S3 objects they read or write, the ledger table (kms:Decrypt of its table key) and,

@@ -29,9 +29,11 @@ from constructs import Construct
 from infra import nag
 from infra.config import PipelineConfig
 from infra.constructs.encryption import ENCRYPT_ACTIONS
+from infra.constructs.events import completion_event_conditions, default_event_bus_arn
 from infra.constructs.functions import set_retention
 from infra.constructs.rekognition import dataset_arns
 from infra.function_specs import EXECUTION_END_STATUSES
+from labelsync.event_contract import RUN_FAILED
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
@@ -141,6 +143,14 @@ class PipelineWorkflow(Construct):
         )
         # AlertWithoutReport / ChunkAlertWithoutReport publish straight to the report topic.
         self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]))
+        # EventWithoutReport / ChunkEventWithoutReport: the FAILED completion event, on the default bus.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutEvents"],
+                resources=[default_event_bus_arn(self)],
+                conditions=completion_event_conditions([RUN_FAILED]),
+            )
+        )
         role = self.state_machine.role
         # The Distributed Map's ItemReader reads each run's items file (the only object the role reads).
         items = bucket.arn_for_objects(f"{config.work_prefix}*/{ITEMS_FILE}")

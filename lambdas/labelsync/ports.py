@@ -5,7 +5,7 @@ Use cases depend on these; adapters/ implements them with boto3; tests pass fake
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -81,6 +81,12 @@ class Datasets(Protocol):
 class Notifier(Protocol):
     def publish(self, *, subject: str, message: str, attributes: Mapping[str, str], structured: bool = False) -> None:
         """`structured`: `message` is a JSON object of one body per protocol (`default`, `email`)."""
+        ...
+
+
+class RunEvents(Protocol):
+    def emit(self, *, detail_type: str, detail: Mapping[str, Any], resources: Sequence[str]) -> None:
+        """One event on the default event bus (source `labelsync`); raises when it was not accepted."""
         ...
 
 

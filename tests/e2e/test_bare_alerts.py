@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from labelsync.event_contract import RUN_FAILED
 from offline.stack import OfflineStack
 
 CLEAN = Path(__file__).resolve().parents[2] / "examples" / "manifests" / "pets-clean.jsonl"
@@ -30,7 +31,13 @@ def bare_alerts(stack: OfflineStack) -> list[dict[str, Any]]:
         assert not any(mark in message["Message"] for mark in TRACE_MARKS), message["Message"]
         assert message["MessageAttributes"]["kind"]["Value"] == "alert"
         assert message["MessageAttributes"]["outcome"]["Value"] == "FAILED"
-    return [json.loads(m["Message"]) for m in messages]
+    alerts = [json.loads(m["Message"]) for m in messages]
+    # Each bare alert is also the run's completion event (EventWithoutReport), with the alert as detail.
+    events = [e for e in stack.completion_events() if e["detail-type"] == RUN_FAILED]
+    assert sorted(json.dumps(e["detail"], sort_keys=True) for e in events) == sorted(
+        json.dumps(a, sort_keys=True) for a in alerts
+    )
+    return alerts
 
 
 def test_a_lambda_failure_is_alerted_with_its_message_only(stack: OfflineStack) -> None:

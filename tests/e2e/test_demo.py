@@ -36,7 +36,9 @@ def test_demo_default_run_reports_all_three_examples(capsys: pytest.CaptureFixtu
     assert "Rejected lines (not sent):\n  line 5: ERROR_INVALID_JSON_LINE" in out  # the email body
     assert "Training readiness: UNUSABLE" in out
     assert "Created project demo-project with an empty TRAIN dataset (TEST will be created by the pipeline)" in out
-    assert "3 SNS message(s) for 3 manifest(s)." in out
+    assert "3 SNS message(s) and 3 completion event(s) for 3 manifest(s)." in out
+    assert out.count("  Custom Labels Sync Run Completed: incoming/demo-project/") == 2
+    assert "  Custom Labels Sync Run Rejected: incoming/unknown-project/train/pets-clean.jsonl (outcome REJECTED" in out
 
 
 def test_demo_says_which_project_it_created_and_keeps_stdout_json() -> None:

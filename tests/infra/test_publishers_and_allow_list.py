@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, PipelineConfig
+from labelsync.event_contract import DETAIL_TYPES, RUN_FAILED, SOURCE
 from labelsync.settings import ENV_PROJECTS, parse_projects
 from statemachine.definition import definition_text
 from tests.infra.nodes import walk
@@ -290,3 +291,31 @@ def test_kms_key_arns_like_aws_key_ids_are_accepted(arn: str) -> None:
 def test_kms_key_values_that_are_not_key_arns_are_refused(arn: str) -> None:
     with pytest.raises(ConfigError, match="kmsKey"):
         PipelineConfig.from_mapping({"kmsKey": arn})
+
+
+# --- completion events (issue 17): who may put them, and only ours ------------------------------------------
+
+
+def test_completion_events_are_allowed_on_the_default_bus_for_our_source_and_types_only() -> None:
+    synth = synth_of(**VARIANTS["default"])
+    bus = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+
+    def allowed(role: str) -> set[tuple[str, str]]:
+        return {(action, resource) for action, resource in synth.grants(role) if action.startswith("events:")}
+
+    def condition(*types: str) -> str:
+        return json.dumps(
+            {"StringEquals": {"events:detail-type": list(types), "events:source": SOURCE}}, sort_keys=True
+        )
+
+    assert allowed("report") == {("events:PutEvents", f"{bus} if {condition(*DETAIL_TYPES)}")}
+    assert allowed("statemachine") == {("events:PutEvents", f"{bus} if {condition(RUN_FAILED)}")}
+    others = set(synth.roles) - {"report", "statemachine"}
+    assert all(not allowed(role) for role in others)
+    # Every putEvents task of the definition sends what the state machine's role allows.
+    machine = synth.props(synth.state_machine)
+    tasks = [s for s in walk(json.loads(machine["DefinitionString"])) if "events:putEvents" in str(s.get("Resource"))]
+    assert len(tasks) == 2
+    for task in tasks:
+        (entry,) = task["Parameters"]["Entries"]
+        assert (entry["Source"], entry["DetailType"], "EventBusName" in entry) == (SOURCE, RUN_FAILED, False)

@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from infra.config import ConfigError, PipelineConfig
+from labelsync.event_contract import DETAIL_TYPES, RUN_FAILED, SOURCE
 from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
@@ -305,6 +306,13 @@ def test_outputs(synth: Synth) -> None:
 # --- IAM -----------------------------------------------------------------------------------------------
 
 
+EVENT_BUS = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+
+
+def event_condition(*types: str) -> str:
+    return json.dumps({"StringEquals": {"events:detail-type": list(types), "events:source": SOURCE}}, sort_keys=True)
+
+
 def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
     fn = synth.functions
     bucket = "${" + synth.bucket + ".Arn}"
@@ -367,6 +375,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("s3:ListBucket", listing),
             *{("rekognition:ListDatasetEntries", arn) for arn in DATASETS},
             ("sns:Publish", "${" + synth.topic + "}"),
+            ("events:PutEvents", f"{EVENT_BUS} if {event_condition(*DETAIL_TYPES)}"),
             ("dynamodb:GetItem", table),
             ("dynamodb:PutItem", table),
             ("dynamodb:UpdateItem", table),
@@ -382,6 +391,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
     assert scoped == {
         *{("rekognition:DescribeDataset", arn) for arn in DATASETS},
         ("sns:Publish", "${" + synth.topic + "}"),
+        ("events:PutEvents", f"{EVENT_BUS} if {event_condition(RUN_FAILED)}"),
         ("s3:GetObject", f"{bucket}/runs/*/items.json"),
         ("states:StartExecution", "${" + synth.state_machine + "}"),
         ("states:DescribeExecution", head + "/*"),

@@ -108,6 +108,10 @@ class RunLayout:
         digest = hashlib.sha256(f"{execution}\n{outcome}".encode()).hexdigest()[:24]
         return f"{self.prefix}published/{digest}"
 
+    def event_key(self, execution: str, outcome: str) -> str:
+        """Written after the completion event of this execution and requested outcome was accepted."""
+        return self.published_key(execution, outcome).replace("/published/", "/events/", 1)
+
     @property
     def items_key(self) -> str:
         """The chunks this execution applies: the Distributed Map's item list (a JSON array)."""

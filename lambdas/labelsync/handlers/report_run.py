@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from labelsync.adapters.aws_clients import client, table
 from labelsync.adapters.dynamodb_ledger import DynamoDBLedger
+from labelsync.adapters.eventbridge_events import EventBridgeEvents
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.sns_notifier import SnsNotifier
@@ -53,6 +54,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "notifier": SnsNotifier(client("sns"), settings.topic_arn),
         "max_items": settings.report_max_errors,
         "ledger": DynamoDBLedger(table(settings.ledger_table)) if settings.ledger_table else None,
+        "events": EventBridgeEvents(client("events")),
     }
     if event.get("detail-type") == EXECUTION_STATUS_CHANGE:  # the EventBridge rule: an execution ended
         detail = event["detail"]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from labelsync.domain import turns
+from labelsync.domain.completion_event import completion_event
 from labelsync.domain.dataset_scan import DONE, MAX_PAGES_PER_STEP, RunRefs
 from labelsync.domain.entry_errors import EntryFindings
 from labelsync.domain.jsonl import load_lines, utf8_json
@@ -29,7 +30,7 @@ from labelsync.domain.report import (
 )
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.side_files import side_file_items, side_file_values, summarize
-from labelsync.ports import Datasets, Notifier, ObjectStore, RunLedger
+from labelsync.ports import Datasets, Notifier, ObjectStore, RunEvents, RunLedger
 from labelsync.usecases.scan_dataset import scan_check, scan_progress, scan_step, stored_findings
 
 
@@ -41,6 +42,7 @@ def report_run(
     notifier: Notifier,
     max_items: int,
     ledger: RunLedger | None = None,
+    events: RunEvents | None = None,
     time_left: Callable[[], bool] = lambda: True,
     max_pages: int = MAX_PAGES_PER_STEP,
 ) -> dict[str, Any]:
@@ -133,8 +135,30 @@ def report_run(
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:
         _close_turn(ledger, state, report["outcome"])
-    # A retried report step (it died after publishing) must not publish the same message again.
-    sent = layout.published_key(str(event.get("executionId", "")), requested)
+    _announce(store, bucket, layout, str(event.get("executionId", "")), requested, report, notifier, events, max_items)
+    return {
+        "outcome": report["outcome"],
+        "reportUri": report["reportUri"],
+        "counts": report["counts"],
+        "failure": report["failure"],
+        "reconciliation": reconciliation,
+    }
+
+
+def _announce(
+    store: ObjectStore,
+    bucket: str,
+    layout: RunLayout,
+    execution: str,
+    requested: str,
+    report: Mapping[str, Any],
+    notifier: Notifier,
+    events: RunEvents | None,
+    max_items: int,
+) -> None:
+    """The SNS message for people, then the completion event for machines, each once: a retried
+    report step (it died after one of them) sends only what is not marked as sent."""
+    sent = layout.published_key(execution, requested)
     if not store.keys(bucket, sent):
         notifier.publish(
             subject=f"Custom Labels sync {report['outcome']}",
@@ -143,13 +167,12 @@ def report_run(
             structured=True,
         )
         store.put_bytes(bucket, sent, b"")
-    return {
-        "outcome": report["outcome"],
-        "reportUri": report["reportUri"],
-        "counts": report["counts"],
-        "failure": report["failure"],
-        "reconciliation": reconciliation,
-    }
+    emitted = layout.event_key(execution, requested)
+    if events is not None and not store.keys(bucket, emitted):
+        detail_type, detail = completion_event(report)
+        dataset_arn = report.get("datasetArn")
+        events.emit(detail_type=detail_type, detail=detail, resources=[str(dataset_arn)] if dataset_arn else [])
+        store.put_bytes(bucket, emitted, b"")
 
 
 def _close_turn(ledger: RunLedger, state: Mapping[str, Any], outcome: str) -> None:
@@ -178,6 +201,7 @@ def report_execution_end(
     notifier: Notifier,
     max_items: int,
     ledger: RunLedger | None = None,
+    events: RunEvents | None = None,
 ) -> dict[str, Any]:
     """An execution ended FAILED / TIMED_OUT / ABORTED (EventBridge): alert unless it reported itself.
 
@@ -200,4 +224,5 @@ def report_execution_end(
         notifier=notifier,
         max_items=max_items,
         ledger=ledger,
+        events=events,
     )
