@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt la
 DEPLOY_STAMP := $(VENV)/.deploy-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan fuzz faults second-engine clean
+.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan diagram fuzz faults second-engine clean
 
 ## install: the venv (pinned packages); the targets that run code run it first
 install: $(STAMP)
@@ -55,6 +55,12 @@ bench-scale: install
 ## bench-report-scan: the report's listing of a 250,000-entry dataset, 300 ms a page, 2% throttled (~3 min); writes docs/benchmarks.md
 bench-report-scan: install
 	$(PY) -m benchmarks.report_scan --write-docs $(ARGS)
+
+## diagram: render docs/architecture/pipeline.dot to pipeline.svg (Graphviz, pinned; installed with apt-get if missing)
+GRAPHVIZ_VERSION := 2.42.2-7+deb12u1
+diagram:
+	@command -v dot >/dev/null || apt-get install -y -q graphviz=$(GRAPHVIZ_VERSION)
+	dot -Tsvg docs/architecture/pipeline.dot -o docs/architecture/pipeline.svg
 
 ## faults: fault matrix, 100 seeded scenarios on the offline stack (~4 min); writes docs/reliability.md
 faults: install
