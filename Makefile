@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt pyproject.toml | sha1sum | cut -c1-12)
 DEPLOY_STAMP := $(VENV)/.deploy-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
@@ -14,10 +14,11 @@ NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json
 ## install: the venv (pinned packages); the targets that run code run it first
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* $(VENV)/.deploy-* && touch $@ $(DEPLOY_STAMP)
 
 ## deploy-env: only what `cdk synth` needs (requirements.txt); a full `make install` covers it too

@@ -104,6 +104,12 @@ class LabelSyncStack(Stack):
             value=config.incoming_prefix,
             description="Manifests go under <prefix><project>/<train|test>/",
         )
+        CfnOutput(
+            self,
+            "WorkPrefix",
+            value=config.work_prefix,
+            description="Each run's plan, chunks and report.json under <prefix><run id>/",
+        )
         CfnOutput(self, "ReportTopicArn", value=reports.topic.topic_arn, description="Subscribe for run reports")
         CfnOutput(self, "AlertTopicArn", value=alerts.topic.topic_arn, description="Subscribe for alarms")
         CfnOutput(

@@ -174,7 +174,10 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
             detail = event["detail"]
             manifest_key = (detail.get("manifest") or (detail.get("run") or {}).get("manifest") or {}).get("key")
             verdict = detail.get("verdict") or "-"
-            print(f"  {event['detail-type']}: {manifest_key} (outcome {detail.get('outcome')}, verdict {verdict})", file=human)
+            print(
+                f"  {event['detail-type']}: {manifest_key} (outcome {detail.get('outcome')}, verdict {verdict})",
+                file=human,
+            )
         crashed = stack.runtime.errors(source="async")
         for invocation in crashed:
             print(f"plan step failed: {invocation.error}", file=sys.stderr)

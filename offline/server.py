@@ -27,7 +27,8 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import parse_qs
 
-from offline.stack import ACCOUNT, DEMO_PROJECTS, OfflineConfig, OfflineStack
+from labelsync.settings import DEFAULT_INCOMING_PREFIX, DEFAULT_WORK_PREFIX
+from offline.stack import ACCOUNT, DEMO_PROJECTS, LEDGER_TABLE, OfflineConfig, OfflineStack
 
 HOST = "127.0.0.1"  # loopback only: the server has no authentication
 DEFAULT_PORT = 4566
@@ -158,11 +159,13 @@ class OfflineServer:
             "endpoint": self.endpoint,
             "region": self.config.region,
             "bucket": self.config.bucket,
-            "incoming_prefix": "incoming/",
+            "incoming_prefix": DEFAULT_INCOMING_PREFIX,
             "projects": sorted(self.config.projects),
             "topic_arn": stack.topic_arn if stack else "",
             "queue_url": stack.queue_url if stack else "",
             "state_machine_arn": stack.state_machine_arn if stack else "",
+            "work_prefix": DEFAULT_WORK_PREFIX,
+            "ledger_table": LEDGER_TABLE,
             "functions": dict(stack.functions) if stack else {},
             "time_scale": self.config.time_scale,
             "create_seconds": self.config.create_seconds,
