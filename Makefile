@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt la
 DEPLOY_STAMP := $(VENV)/.deploy-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan diagram fuzz faults second-engine clean
+.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan diagram hostile fuzz faults second-engine clean
 
 ## install: the venv (pinned packages); the targets that run code run it first
 install: $(STAMP)
@@ -63,7 +63,11 @@ diagram:
 	@command -v dot >/dev/null || apt-get install -y -q graphviz=$(GRAPHVIZ_VERSION)
 	dot -Tsvg docs/architecture/pipeline.dot -o docs/architecture/pipeline.svg
 
-## faults: fault matrix, 100 seeded scenarios on the offline stack (~4 min); writes docs/reliability.md
+## hostile: hostile and careless inputs through the sandboxed pipeline (~2 min, ~300 MB temp disk under .bench/); writes docs/reliability.md
+hostile: install
+	$(PY) -m benchmarks.hostile --write-docs $(ARGS)
+
+## faults: fault matrix, 100 seeded scenarios on the sandboxed offline stack (~7 min; ARGS="--in-process": ~4 min); writes docs/reliability.md
 faults: install
 	$(PY) -m benchmarks.fault_matrix --runs 100 --seed 1 --write-docs $(ARGS)
 

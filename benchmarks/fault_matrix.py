@@ -64,6 +64,7 @@ def run_matrix(
     kinds: Sequence[str] | None = None,
     jobs: int = 1,
     verbose: bool = False,
+    sandboxed: bool = False,
 ) -> list[Outcome]:
     """Every scenario, each on its own offline stack; `jobs` > 1 runs them in that many processes."""
     outcomes: dict[int, Outcome] = {}
@@ -82,11 +83,12 @@ def run_matrix(
         functions = lambda_functions()
         for number, seed in enumerate(seeds, start=1):
             scenario = make_scenario(seed, kinds=kinds, functions=functions)
-            done(number, run_scenario(scenario, limit_seconds=limit_seconds, log=print if verbose else None))
+            log = print if verbose else None
+            done(number, run_scenario(scenario, limit_seconds=limit_seconds, log=log, sandboxed=sandboxed))
     else:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no moto state shared
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(run_seed, seed, kinds, limit_seconds) for seed in seeds]
+            futures = [pool.submit(run_seed, seed, kinds, limit_seconds, sandboxed) for seed in seeds]
             for number, future in enumerate(concurrent.futures.as_completed(futures), start=1):
                 done(number, future.result())
     return [outcomes[seed] for seed in seeds]
@@ -116,7 +118,9 @@ def table(outcomes: Sequence[Outcome], functions: Sequence[str]) -> list[str]:
     return lines
 
 
-def render(outcomes: Sequence[Outcome], seconds: float, command: str, limit: float, jobs: int) -> str:
+def render(
+    outcomes: Sequence[Outcome], seconds: float, command: str, limit: float, jobs: int, sandboxed: bool = True
+) -> str:
     functions = lambda_functions()
     statuses = Counter(o.status for o in outcomes)
     slowest = max(outcomes, key=lambda o: o.seconds) if outcomes else None
@@ -127,7 +131,12 @@ def render(outcomes: Sequence[Outcome], seconds: float, command: str, limit: flo
         "## Fault matrix",
         "",
         f"Run on {now}, {platform.system()} {platform.machine()}, {cpus} CPUs, Python {platform.python_version()};",
-        f"{jobs} worker process{'es' if jobs > 1 else ''}, one offline stack per scenario, {limit:.0f} s wall limit per scenario:",
+        f"{jobs} worker process{'es' if jobs > 1 else ''}, one offline stack per scenario, {limit:.0f} s wall limit per scenario,",
+        (
+            "every function sandboxed (its own worker process, killed past its MemorySize or timeout as Lambda does):"
+            if sandboxed
+            else "the handlers in each scenario's process (`--in-process`: no memory limit):"
+        ),
         "",
         "```bash",
         command,
@@ -231,13 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=100, help="scenarios (default 100)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--limit", type=float, default=40.0, help="wall seconds per scenario (default 40)")
+    parser.add_argument("--limit", type=float, default=120.0, help="wall seconds per scenario (default 120)")
     parser.add_argument("--jobs", type=int, default=3, help="scenarios run in parallel processes (default 3)")
     parser.add_argument("--kinds", default="", help="comma-separated fault kinds to force on every scenario")
     parser.add_argument("--scenario", type=int, default=None, help="rerun this one scenario seed, verbosely")
     parser.add_argument("--json", type=Path, default=None, help="write every outcome as JSON here")
     parser.add_argument("--write-docs", action="store_true", help="update docs/reliability.md")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the handlers in the scenario's process (faster; no memory limit) instead of sandboxed",
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)  # the Lambda functions' own logs; outcomes are what matters here
     kinds = [k for k in args.kinds.split(",") if k] or None
@@ -245,23 +259,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenario is not None:
         scenario = make_scenario(args.scenario, kinds=kinds)
         print(scenario.describe())
-        outcome = run_scenario(scenario, limit_seconds=args.limit, log=print)
+        outcome = run_scenario(scenario, limit_seconds=args.limit, log=print, sandboxed=not args.in_process)
         print(json.dumps(outcome.as_dict(), indent=1))
         return 1 if outcome.status == VIOLATED else 0
 
     seeds = scenario_seeds(args.runs, args.seed)
     started = time.perf_counter()
-    outcomes = run_matrix(seeds, limit_seconds=args.limit, kinds=kinds, jobs=args.jobs, verbose=args.verbose)
+    outcomes = run_matrix(
+        seeds,
+        limit_seconds=args.limit,
+        kinds=kinds,
+        jobs=args.jobs,
+        verbose=args.verbose,
+        sandboxed=not args.in_process,
+    )
     seconds = time.perf_counter() - started
     command = f".venv/bin/python -m benchmarks.fault_matrix --runs {args.runs} --seed {args.seed}"
-    if args.limit != 40.0:
+    if args.limit != 120.0:
         command += f" --limit {args.limit:g}"
     if args.jobs != 3:
         command += f" --jobs {args.jobs}"
     if kinds:
         command += f" --kinds {args.kinds}"
+    if args.in_process:
+        command += " --in-process"
     command += " --write-docs"
-    section = render(outcomes, seconds, command, args.limit, args.jobs)
+    section = render(outcomes, seconds, command, args.limit, args.jobs, sandboxed=not args.in_process)
     print(section)
     if args.json:
         args.json.write_text(json.dumps([o.as_dict() for o in outcomes], indent=1))

@@ -490,6 +490,13 @@ def _mid_handler_crashes(runtime: Any, crashes: Sequence[_Crash]) -> Iterator[No
     if not any(c.when == "during" for c in crashes):
         yield
         return
+    if runtime.sandboxed:  # the handler's calls are in its worker: tell the worker where to die
+        runtime.die_before_call = _sandboxed_call_crash
+        try:
+            yield
+        finally:
+            runtime.die_before_call = None
+        return
     import botocore.client
 
     original_call = botocore.client.BaseClient._make_api_call
@@ -515,6 +522,17 @@ def _mid_handler_crashes(runtime: Any, crashes: Sequence[_Crash]) -> Iterator[No
     finally:
         botocore.client.BaseClient._make_api_call = original_call
         delattr(runtime, "run")
+
+
+def _sandboxed_call_crash(function: str, event: Any) -> int | str | None:
+    """The armed crash of this invocation (its `before` hook armed it), as the worker's directive."""
+    armed = getattr(_CALLS, "armed", None)
+    _CALLS.armed = None
+    if armed is None:
+        return None
+    armed.fired += 1
+    armed.struck.append(f"before AWS call {armed.at_call} (in its sandbox)")
+    return armed.at_call
 
 
 class _UpdateFailures:
@@ -662,12 +680,14 @@ def run_scenario(
     limit_seconds: float = 40.0,
     time_scale: float = 0.001,
     log: Callable[[str], None] | None = None,
+    sandboxed: bool = False,
 ) -> Outcome:
-    """Run one scenario on its own OfflineStack; never raises, never outlives `limit_seconds` by much."""
+    """Run one scenario on its own OfflineStack; never raises, never outlives `limit_seconds` by much.
+    `sandboxed`: every function in its own worker process, held to its MemorySize and timeout."""
     outcome = Outcome(scenario.seed, scenario.kinds, scenario.describe())
     started = time.perf_counter()
     try:
-        _drive(scenario, outcome, Deadline(limit_seconds), time_scale, log or (lambda _: None))
+        _drive(scenario, outcome, Deadline(limit_seconds), time_scale, log or (lambda _: None), sandboxed)
     except Exception as exc:  # the harness must record, not crash
         outcome.violate(NOT_COMPLETED, f"harness error: {type(exc).__name__}: {exc}")
     outcome.seconds = time.perf_counter() - started
@@ -678,16 +698,18 @@ def run_scenario(
     return outcome
 
 
-def run_seed(seed: int, kinds: Sequence[str] | None = None, limit_seconds: float = 40.0) -> Outcome:
+def run_seed(
+    seed: int, kinds: Sequence[str] | None = None, limit_seconds: float = 40.0, sandboxed: bool = False
+) -> Outcome:
     """Make and run the scenario of `seed` (a worker process's entry point: quiet logs)."""
     import logging
 
     logging.disable(logging.WARNING)
-    return run_scenario(make_scenario(seed, kinds=kinds), limit_seconds=limit_seconds)
+    return run_scenario(make_scenario(seed, kinds=kinds), limit_seconds=limit_seconds, sandboxed=sandboxed)
 
 
 @contextmanager
-def _stack(scenario: Scenario, time_scale: float, outcome: Outcome) -> Iterator[Any]:
+def _stack(scenario: Scenario, time_scale: float, outcome: Outcome, sandboxed: bool = False) -> Iterator[Any]:
     from offline.stack import OfflineConfig, OfflineStack
 
     projects = {
@@ -698,6 +720,7 @@ def _stack(scenario: Scenario, time_scale: float, outcome: Outcome) -> Iterator[
         projects=projects,
         time_scale=time_scale,
         chunk_limit_bytes=scenario.chunk_limit,
+        sandboxed=sandboxed,
     )
     stack = OfflineStack(config)
     started = time.perf_counter()
@@ -722,11 +745,16 @@ def _stop_running(stack: Any) -> None:
 
 
 def _drive(
-    scenario: Scenario, outcome: Outcome, deadline: Deadline, time_scale: float, log: Callable[[str], None]
+    scenario: Scenario,
+    outcome: Outcome,
+    deadline: Deadline,
+    time_scale: float,
+    log: Callable[[str], None],
+    sandboxed: bool = False,
 ) -> None:
     rng = random.Random(f"fault-matrix-drive:{scenario.seed}")
     by_kind = {f.kind: f for f in scenario.faults}
-    with _stack(scenario, time_scale, outcome) as stack:
+    with _stack(scenario, time_scale, outcome, sandboxed) as stack:
         for dataset in scenario.datasets:
             stack.create_project(dataset.project, [dataset.dataset_type] if dataset.exists else [])
         faults = stack.service.faults

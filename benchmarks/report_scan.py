@@ -3,7 +3,8 @@
     python -m benchmarks.report_scan [--entries 250000] [--latency 0.3] [--throttle 0.02] [--write-docs]
 
 Run 1 drops a manifest of `--entries` object-detection lines (1% with a box outside its image, which
-the service flags): the dataset. Run 2 drops `--new` lines of new images: its report lists every
+the service flags): the dataset. Run 2 drops `--new` lines of new images (249,000 + 1,000: the
+service's maximum of 250,000 images a dataset): its report lists every
 entry with errors, then every entry until its own images are seen, and they come last (the whole
 dataset). Every ListDatasetEntries call costs `--latency` simulated seconds and `--throttle` of them
 are throttled (seeded), so botocore and then the state machine retry. Measured for each ReportRun
@@ -145,7 +146,7 @@ def _throttles(stack: OfflineStack) -> int:
 
 
 def run(entries: int, new: int, latency: float, throttle: float, seed: int, time_scale: float) -> list[RunResult]:
-    config = OfflineConfig(time_scale=time_scale, projects={PROJECT: {"datasetTypes": ["TRAIN"]}})
+    config = OfflineConfig(time_scale=time_scale, projects={PROJECT: {"datasetTypes": ["TRAIN"]}}, sandboxed=True)
     with OfflineStack(config) as stack:
         stack.create_project(PROJECT, ["TRAIN"])
         stack.service.faults.set_rates(LISTING, throttle=throttle, latency_seconds=latency, seed=seed)
@@ -213,8 +214,10 @@ throttled step (botocore's retries spent) stored what it had read and the state 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--entries", type=int, default=250_000)
-    parser.add_argument("--new", type=int, default=1_000)
+    parser.add_argument("--entries", type=int, default=249_000, help="the dataset's images (run 1)")
+    parser.add_argument(
+        "--new", type=int, default=1_000, help="new images (run 2): 250,000 in all, the service's maximum"
+    )
     parser.add_argument("--latency", type=float, default=0.3, help="simulated seconds per ListDatasetEntries")
     parser.add_argument("--throttle", type=float, default=0.02, help="share of ListDatasetEntries calls throttled")
     parser.add_argument("--seed", type=int, default=1)
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = format_results(results, args, time.perf_counter() - started)
     print("\n".join(lines))
     if args.write_docs:
-        command = "python -m benchmarks.report_scan" + (f" --entries {args.entries}" if args.entries != 250_000 else "")
+        command = "python -m benchmarks.report_scan" + (f" --entries {args.entries}" if args.entries != 249_000 else "")
         section = "\n".join(
             [
                 START,

@@ -40,6 +40,18 @@ class ScaledClock:
     def scale(self) -> float:
         return self._scale
 
+    def params(self) -> tuple[float, float, float]:
+        """(scale, simulated origin, monotonic origin): enough for another process to read the same time
+        (CLOCK_MONOTONIC is system-wide), e.g. a Lambda sandbox's worker (offline/lambda_sandbox.py)."""
+        with self._lock:
+            return self._scale, self._sim_origin, self._real_origin
+
+    @classmethod
+    def resumed(cls, scale: float, sim_origin: float, real_origin: float) -> ScaledClock:
+        clock = cls(scale)
+        clock._sim_origin, clock._real_origin = sim_origin, real_origin
+        return clock
+
     def set_scale(self, scale: float) -> None:
         if scale <= 0:
             raise ValueError("scale must be > 0")

@@ -24,6 +24,7 @@ import functools
 import itertools
 import json
 import logging
+import os
 import sys
 import threading
 import weakref
@@ -74,7 +75,7 @@ def _distributed_map_depth_and_engine_speed() -> None:
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
     original_client, original_parse = boto_client.boto_client_for, json_path.parse
-    clients: dict[tuple[str, str, str, bool], Any] = {}
+    clients: dict[tuple[str, str, str, bool, str], Any] = {}
     lock = threading.Lock()
 
     def eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
@@ -100,7 +101,9 @@ def _distributed_map_depth_and_engine_speed() -> None:
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         # A client made under one mock_aws must not serve the next: the stubber's state is in the key.
-        key = (region, service, repr(state_credentials), bool(botocore_stubber.enabled))
+        # Nor may one made for another stack's moto server (its port): a sandboxed stack starts its own.
+        port = os.environ.get("MOTO_PORT", "")
+        key = (region, service, repr(state_credentials), bool(botocore_stubber.enabled), port)
         with lock:
             if key not in clients:
                 clients[key] = original_client(region, service, state_credentials)

@@ -28,7 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline import LAMBDAS_DIR
+from offline import LAMBDAS_DIR, invocation_time
+from offline.lambda_sandbox import Sandbox, new_request_id
 
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
 
@@ -39,9 +40,19 @@ class Invocation:
     event: Any
     source: str  # "sync" (Step Functions, Invoke) or "async" (S3 notification)
     started: float
-    seconds: float = 0.0
+    seconds: float = 0.0  # real
     result: Any = None
     error: dict[str, Any] | None = None
+    memory_mb: int = 0
+    timeout_seconds: int = 0
+    charged_seconds: float = 0.0  # simulated latency of its service calls (offline/invocation_time.py)
+    peak_rss_mb: float | None = None  # its worker's VmHWM (sandboxed only)
+    sandboxed: bool = False
+
+    @property
+    def aws_seconds(self) -> float:
+        """Its duration as AWS would bill it: real seconds plus the simulated latency charged to it."""
+        return self.seconds + self.charged_seconds
 
 
 @dataclass(frozen=True)
@@ -68,14 +79,26 @@ class _Context:
     log_stream_name: str = ""
     timeout_seconds: int = 900
     _deadline: float = 0.0
+    _charged: list[float] = field(default_factory=lambda: [0.0])
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - time.monotonic() - self._charged[0]) * 1000))
 
 
 class InProcessLambdaRuntime:
-    def __init__(self, base_env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, base_env: Mapping[str, str] | None = None, *, sandboxed: bool = False) -> None:
         self.base_env = dict(base_env or {})
+        # Sandboxed: each function in its own worker process, held to its MemorySize and timeout
+        # (offline/lambda_sandbox.py; needs AWS_ENDPOINT_URL in base_env). Otherwise in this process,
+        # where the timeout is checked after the fact and memory is not limited.
+        self.sandboxed = sandboxed
+        self.clock_params: Callable[[], tuple[float, float, float]] = lambda: (1.0, time.time(), time.monotonic())
+        self._sandboxes: dict[str, Sandbox] = {}
+        # Fault injection for sandboxed functions: (function name, event) -> die just before the handler's n-th
+        # AWS call (int) or first call of an operation (str); None: no fault. In this process, patch botocore.
+        self.die_before_call: Callable[[str, Any], int | str | None] | None = None
+        # function name -> (memory MB, timeout s) to hold it to instead of its configuration (None: as configured)
+        self.limits: dict[str, tuple[int | None, int | None]] = {}
         self.invocations: list[Invocation] = []
         self.crash_hooks: list[Callable[[str, Any], None]] = []  # (function name, event), before the handler
         self.after_hooks: list[Callable[[str, Any, Any], None]] = []  # (function name, event, result), after it
@@ -132,50 +155,109 @@ class InProcessLambdaRuntime:
         return json.dumps(record.result), False, ""
 
     def run(self, fn: Any, event: Any, *, source: str) -> Invocation:
-        record = Invocation(function=fn.function_name, event=event, source=source, started=time.time())
-        module_name, _, attr = fn.handler.rpartition(".")
-        with self._lock, self._environment(fn):
-            context = _Context(
-                function_name=fn.function_name,
-                memory_limit_in_mb=int(fn.memory_size or 128),
-                invoked_function_arn=fn.function_arn,
-                timeout_seconds=int(fn.timeout or 3),
-                _deadline=time.monotonic() + int(fn.timeout or 3),
-            )
+        record = Invocation(
+            function=fn.function_name,
+            event=event,
+            source=source,
+            started=time.time(),
+            memory_mb=int(fn.memory_size or 128),
+            timeout_seconds=int(fn.timeout or 3),
+            sandboxed=self.sandboxed,
+        )
+        memory, timeout = self.limits.get(fn.function_name, (None, None))
+        record.memory_mb, record.timeout_seconds = memory or record.memory_mb, timeout or record.timeout_seconds
+        with self._lock:
             start = time.perf_counter()
             try:
                 for hook in self.crash_hooks:
                     hook(fn.function_name, event)
-                handler = getattr(importlib.import_module(module_name), attr)
-                record.result = handler(event, context)
-                json.dumps(record.result)  # Lambda must be able to serialise the result
-                for after in self.after_hooks:
-                    try:
-                        after(fn.function_name, event, record.result)
-                    except Exception:
-                        record.result = None  # the work is done, the result never reaches the caller
-                        raise
+                if self.sandboxed:
+                    self._run_sandboxed(fn, event, record)
+                else:
+                    self._run_here(fn, event, record)
+                if record.error is None:
+                    for after in self.after_hooks:
+                        try:
+                            after(fn.function_name, event, record.result)
+                        except Exception:
+                            record.result = None  # the work is done, the result never reaches the caller
+                            raise
             except Exception as exc:  # what the Lambda runtime turns into a function error
-                record.error = {
-                    "errorType": type(exc).__name__,
-                    "errorMessage": str(exc),
-                    "stackTrace": traceback.format_exception(exc)[-8:],
-                }
+                record.error = _error_of(exc)
             record.seconds = time.perf_counter() - start
+            if not self.sandboxed and record.error is None and record.aws_seconds > record.timeout_seconds:
+                # In this process a handler cannot be stopped at its timeout: its work is done, but
+                # Lambda would have cut it off, so the caller sees the timeout.
+                record.result, record.error = None, _timed_out(record.timeout_seconds)
         self.invocations.append(record)
         return record
 
-    @contextmanager
-    def _environment(self, fn: Any) -> Iterator[None]:
-        saved = dict(os.environ)
-        env = {
-            **self.base_env,
+    def _run_here(self, fn: Any, event: Any, record: Invocation) -> None:
+        module_name, _, attr = fn.handler.rpartition(".")
+        charged = [0.0]
+
+        def meter(seconds: float) -> None:
+            charged[0] += seconds
+
+        with self._environment(fn):
+            context = _Context(
+                function_name=fn.function_name,
+                memory_limit_in_mb=record.memory_mb,
+                invoked_function_arn=fn.function_arn,
+                timeout_seconds=record.timeout_seconds,
+                _deadline=time.monotonic() + record.timeout_seconds,
+                _charged=charged,
+            )
+            invocation_time.begin(meter)
+            try:
+                handler = getattr(importlib.import_module(module_name), attr)
+                record.result = handler(event, context)
+                json.dumps(record.result)  # Lambda must be able to serialise the result
+            finally:
+                invocation_time.end()
+                record.charged_seconds = charged[0]
+
+    def _run_sandboxed(self, fn: Any, event: Any, record: Invocation) -> None:
+        sandbox = self._sandboxes.get(fn.function_name)
+        if sandbox is None:
+            env = {**self.base_env, **self._function_env(fn)}
+            sandbox = Sandbox(fn.function_name, fn.handler, env, record.memory_mb, record.timeout_seconds)
+            self._sandboxes[fn.function_name] = sandbox
+        fields = {
+            "function_name": fn.function_name,
+            "memory_limit_in_mb": record.memory_mb,
+            "invoked_function_arn": fn.function_arn,
+            "aws_request_id": new_request_id(),
+            "timeout_seconds": record.timeout_seconds,
+            "die_before_call": self.die_before_call(fn.function_name, event) if self.die_before_call else None,
+        }
+        invocation_time.begin(sandbox.add_charge)
+        try:
+            outcome = sandbox.invoke(event, fields, self.clock_params())
+        finally:
+            invocation_time.end()
+        record.result, record.error = outcome.result, outcome.error
+        record.peak_rss_mb, record.charged_seconds = outcome.peak_rss_mb, outcome.charged_seconds
+
+    def stop_sandboxes(self) -> None:
+        for sandbox in self._sandboxes.values():
+            sandbox.stop()
+        self._sandboxes.clear()
+
+    @staticmethod
+    def _function_env(fn: Any) -> dict[str, str]:
+        return {
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size or 128),
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
             **(fn.environment_vars or {}),
         }
+
+    @contextmanager
+    def _environment(self, fn: Any) -> Iterator[None]:
+        saved = dict(os.environ)
+        env = {**self.base_env, **self._function_env(fn)}
         os.environ.update(env)
         try:
             yield
@@ -235,3 +317,15 @@ class InProcessLambdaRuntime:
 
     def errors(self, source: str | None = None) -> list[Invocation]:
         return [i for i in self.invocations if i.error is not None and (source is None or i.source == source)]
+
+
+def _error_of(exc: BaseException) -> dict[str, Any]:
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc)[-8:],
+    }
+
+
+def _timed_out(timeout_seconds: int) -> dict[str, Any]:
+    return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"}

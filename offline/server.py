@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -28,6 +27,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs
 
 from labelsync.settings import DEFAULT_INCOMING_PREFIX, DEFAULT_WORK_PREFIX
+from offline import moto_http
 from offline.stack import ACCOUNT, DEMO_PROJECTS, LEDGER_TABLE, OfflineConfig, OfflineStack
 
 HOST = "127.0.0.1"  # loopback only: the server has no authentication
@@ -116,30 +116,17 @@ class OfflineServer:
         self.stop()
 
     def start(self) -> OfflineServer:
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
         if not self.verbose:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        app = OfflineApp(DomainDispatcherApplication(create_backend_app), self)
-        self._server = make_server(HOST, self.requested_port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._point_engine_at(self.port)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="offline-server", daemon=True)
-        self._thread.start()
+        self._server, self._thread = moto_http.serve(
+            HOST, self.requested_port, lambda moto_app: OfflineApp(moto_app, self)
+        )
         try:
             self.stack = OfflineStack(replace(self.config, endpoint_url=self.endpoint)).start()
         except BaseException:
             self.stop()
             raise
         return self
-
-    @staticmethod
-    def _point_engine_at(port: int) -> None:
-        """The Step Functions engine's aws-sdk and Lambda tasks call http://localhost:$MOTO_PORT."""
-        from moto.stepfunctions.parser.asl.utils import boto_client
-
-        os.environ["MOTO_PORT"] = str(port)
-        boto_client.moto_server_port = lambda: str(port)  # immune to anyone editing os.environ
 
     def stop(self) -> None:
         if self.stack is not None:

@@ -39,10 +39,11 @@ from infra.function_specs import (
 )
 from labelsync import clock as labelsync_clock
 from labelsync import settings as env_names
+from labelsync.adapters import aws_clients
 from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.event_contract import SOURCE as EVENT_SOURCE
 from labelsync.usecases.resume_run import resume_run
-from offline import custom_labels, engine
+from offline import custom_labels, engine, moto_http
 from offline.clock import ScaledClock
 from offline.fixture_images import ImageStager
 from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime, Invocation
@@ -80,16 +81,27 @@ class OfflineConfig:
     refuse_unusable: bool = False
     log_level: str = "WARNING"
     endpoint_url: str | None = None  # a moto server in this process (offline.server); None: mock_aws
+    # Each function in its own worker process held to its MemorySize and timeout (offline/lambda_sandbox.py).
+    # The workers call a moto server: without endpoint_url the stack starts its own on a free port.
+    sandboxed: bool = False
+    # Per function (FunctionSpec.name, e.g. "ReportRun"): the memory (any size, even under Lambda's 128 MB
+    # minimum) and timeout the runtime holds it to instead of the deployed ones: tests that make a real
+    # handler exceed its limit. The function's configuration still says the deployed values.
+    memory_mb: Mapping[str, int] = field(default_factory=dict)
+    timeout_seconds: Mapping[str, int] = field(default_factory=dict)
 
 
 class OfflineStack:
     def __init__(self, config: OfflineConfig | None = None) -> None:
         self.config = config or OfflineConfig()
         self.clock = ScaledClock(self.config.time_scale)
-        base_env = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
-        if self.config.endpoint_url:
-            base_env |= {"AWS_ENDPOINT_URL": self.config.endpoint_url, **DUMMY_CREDENTIALS}
-        self.runtime = InProcessLambdaRuntime(base_env=base_env)
+        self.runtime = InProcessLambdaRuntime(sandboxed=self.config.sandboxed)
+        self.runtime.clock_params = self.clock.params
+        self.runtime.limits = {
+            f"labelsync-{name}": (self.config.memory_mb.get(name), self.config.timeout_seconds.get(name))
+            for name in {*self.config.memory_mb, *self.config.timeout_seconds}
+        }
+        self._http: tuple[Any, threading.Thread] | None = None  # our own moto server (sandboxed, no endpoint given)
         self._mock: Any = None
         self._messages: list[dict[str, Any]] = []
         self._clients: dict[str, Any] = {}
@@ -114,6 +126,12 @@ class OfflineStack:
         self.stop()
 
     def start(self) -> OfflineStack:
+        if self.config.sandboxed and self.config.endpoint_url is None:
+            self._http = moto_http.serve("127.0.0.1", 0)
+            self.config = replace(self.config, endpoint_url=f"http://127.0.0.1:{self._http[0].server_address[1]}")
+        self.runtime.base_env = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+        if self.config.endpoint_url:
+            self.runtime.base_env |= {"AWS_ENDPOINT_URL": self.config.endpoint_url, **DUMMY_CREDENTIALS}
         if self.config.endpoint_url is None:
             from moto import mock_aws
 
@@ -127,6 +145,10 @@ class OfflineStack:
                 json={"stepfunctions": {"execute_state_machine": True}},
                 timeout=30,
             ).raise_for_status()
+        # The handlers' clients are made once per process (as once per Lambda container): a client made
+        # for the previous stack (another endpoint, or mock_aws) must not serve this one.
+        aws_clients.client.cache_clear()
+        aws_clients.table.cache_clear()
         engine.install(self.clock)
         custom_labels.install()
         self.images.install()
@@ -171,11 +193,22 @@ class OfflineStack:
             self._unsubscribe()
             self._unsubscribe = None
         self.runtime.uninstall()
+        self.runtime.stop_sandboxes()
         self.images.uninstall()
         labelsync_clock.now = time.time
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if self._http is not None:
+            import requests
+
+            # What mock_aws's stop does in-process: the next stack starts from empty backends.
+            requests.post(f"{self.config.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+            server, thread = self._http
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+            self._http = None
 
     def client(self, service: str) -> Any:
         """One client per service, made once: wait loops and the demo's progress thread poll a lot."""
@@ -274,17 +307,20 @@ class OfflineStack:
 
     def completion_events(self) -> list[dict[str, Any]]:
         """Every completion event the default bus delivered to the rule's queue so far (the whole event)."""
-        sqs = self.client("sqs")
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.events_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
-            if not batch:
-                break
-            for message in batch:
-                self._events.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.events_url, ReceiptHandle=message["ReceiptHandle"])
+        self._events += self._drain(self.events_url)
         return list(self._events)
+
+    def _drain(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message body waiting in the queue (JSON), read and deleted."""
+        sqs = self.client("sqs")
+        bodies: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            if not batch.get("Messages"):
+                return bodies
+            for message in batch["Messages"]:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _env_values(self) -> EnvValues:
         cfg = self.config
@@ -373,17 +409,7 @@ class OfflineStack:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every SNS message the subscriber queue received so far, as SNS delivers it (envelope parsed)."""
-        sqs = self.client("sqs")
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
-            if not batch:
-                break
-            for message in batch:
-                envelope = json.loads(message["Body"])
-                self._messages.append(envelope)
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self._messages += self._drain(self.queue_url)
         return list(self._messages)
 
     def emails(self) -> dict[str, str]:

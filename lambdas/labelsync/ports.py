@@ -29,6 +29,10 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None: ...
 
+    def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str = "application/json") -> None:
+        """Store a seekable file's contents, read as it is sent (its size never held in memory)."""
+        ...
+
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
 
     def keys(self, bucket: str, prefix: str) -> list[str]:

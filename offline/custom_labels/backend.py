@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from moto.core.base_backend import BackendDict, BaseBackend
 
+from offline import invocation_time
 from offline.clock import SYSTEM_CLOCK, Clock
 from offline.custom_labels import errors
 from offline.custom_labels.dataset import DELETED, Dataset, DatasetLimits
@@ -122,14 +123,19 @@ class CustomLabelsBackend(BaseBackend):
         self._projects: dict[str, Project] = {}  # by ARN, in creation order
         self._datasets: dict[str, Dataset] = {}
         self._tokens = TokenBook()
+        self._latency_total = 0.0  # injected so far: the service's second for rate limits runs on it too
 
     # -- around every API call -------------------------------------------------------------
     def enter(self, operation: str, arn: str | None = None) -> None:
         """Record the call, wait out any injected latency, then raise the injected error, if any."""
-        self.calls.append(CallRecord(operation, arn, self.clock.now()))
-        decision = self.faults.decide(operation)
+        now = self.clock.now()
+        self.calls.append(CallRecord(operation, arn, now))
+        decision = self.faults.decide(operation, at=now + self._latency_total)
         if decision.latency_seconds:
+            self._latency_total += decision.latency_seconds
             self.clock.sleep(decision.latency_seconds)
+            # The rest of the latency, which the scaled clock did not sleep, counts toward the caller's timeout.
+            invocation_time.charge(decision.latency_seconds - self.clock.to_real(decision.latency_seconds))
         code = decision.error
         if code == SERVER_ERROR:
             raise ServerError(code, "Amazon Rekognition experienced a service issue. Try your call again.")
@@ -398,6 +404,13 @@ class CustomLabelsBackend(BaseBackend):
         """UPDATE_IN_PROGRESS for `seconds` more simulated seconds, as if another client updated it."""
         with self._lock:
             self._settled(dataset_arn).extend(self.clock.now(), seconds)
+
+    def end_outside_update(self, dataset_arn: str) -> None:
+        """The other client's update ends now (tests that hold a dataset busy only as long as they need)."""
+        with self._lock:
+            dataset = self._settled(dataset_arn)
+            if dataset.pending is not None and dataset.pending.entries is None:
+                dataset.pending.ends_at = min(dataset.pending.ends_at, self.clock.now())
 
     def dataset(self, dataset_arn: str) -> Dataset:
         """The dataset's current state (for tests and the offline stack)."""

@@ -4,6 +4,7 @@ Two kinds, both per operation and changeable while the service runs:
 
 - queued (count-based): `throttle(op, times)`, `server_error(op, times)`,
   `fail_next_update()`: consumed by the calls that follow, in order, before any rate;
+- limits: `set_rate_limit(op, calls_per_second)`: calls past N within one second are throttled;
 - rates (seeded): `set_rates(op, throttle=0.2, server_error=0.05, latency_seconds=0.5,
   update_failure=0.1, seed=7)`: every call of `op` draws from its own random stream, so a
   seed and a call order give the same faults every run. `op` "*" sets the rates of every
@@ -86,6 +87,8 @@ class FaultInjector:
         self._streams: dict[str, random.Random] = {}
         self.injected: Counter[str] = Counter()  # "Operation/ErrorCode" -> faults injected so far
         self.max_changes_bytes = DEFAULT_MAX_CHANGES_BYTES
+        self._limits: dict[str, float] = {}  # operation -> calls allowed per second
+        self._calls: dict[str, deque[float]] = {}  # operation -> times of its recent calls (allowed ones)
 
     # -- count-based ---------------------------------------------------------------------------
     def throttle(self, operation: str, times: int = 1) -> None:
@@ -134,6 +137,20 @@ class FaultInjector:
                 if operation == ALL or name.split("/")[0] == operation:
                     del self._streams[name]
 
+    def set_rate_limit(self, operation: str, calls_per_second: float | None) -> None:
+        """Calls of `operation` ("*": each operation on its own) past `calls_per_second` within one
+        second are throttled, as the service's per-account TPS quotas do; None removes the limit.
+        The second is the service's: its simulated clock plus the latency it has injected so far, so a
+        caller slowed by latency makes fewer calls a second, as it would on AWS."""
+        self._check_operation(operation, allow_all=True)
+        if calls_per_second is not None and calls_per_second <= 0:
+            raise ValueError("calls_per_second must be > 0 (or None to remove the limit)")
+        with self._lock:
+            if calls_per_second is None:
+                self._limits.pop(operation, None)
+            else:
+                self._limits[operation] = float(calls_per_second)
+
     def rates(self, operation: str) -> Rates:
         """The rates that apply to `operation` now."""
         with self._lock:
@@ -148,19 +165,23 @@ class FaultInjector:
             self._streams.clear()
             self.injected.clear()
             self.max_changes_bytes = DEFAULT_MAX_CHANGES_BYTES
+            self._limits.clear()
+            self._calls.clear()
 
     # -- as JSON (the offline server's /_offline/faults) -------------------------------------------
     def configure(self, settings: Mapping[str, Any]) -> None:
         """Apply a JSON document (see docs/offline-stack.md); ValueError names what is wrong.
 
         {"clear": true, "rates": {"UpdateDatasetEntries": {"throttle": 0.2, "seed": 7}},
+         "limits": {"ListDatasetEntries": 5},
          "queue": [{"operation": "DescribeDataset", "error": "throttle", "times": 2}],
          "fail_next_update": "ERROR_...: message" | true, "max_changes_bytes": 1048576,
          "outside_update": {"dataset_arn": "arn:...", "seconds": 600}}
         """
         if not isinstance(settings, Mapping):
             raise ValueError("the fault settings must be a JSON object")
-        unknown = set(settings) - {"clear", "rates", "queue", "fail_next_update", "max_changes_bytes", "outside_update"}
+        known = {"clear", "rates", "limits", "queue", "fail_next_update", "max_changes_bytes", "outside_update"}
+        unknown = set(settings) - known
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
         actions: list[Callable[[], None]] = []  # checked first, applied together
@@ -176,6 +197,11 @@ class FaultInjector:
             kwargs["update_failure"] = _number(fields, "update_failure")
             Rates(**kwargs, seed=fields.get("seed"))  # raises on bad values
             actions.append(partial(self.set_rates, operation, **kwargs, seed=fields.get("seed")))
+        for operation, limit in _mapping(settings.get("limits", {}), "limits").items():
+            self._check_operation(operation, allow_all=True)
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float) or limit <= 0):
+                raise ValueError(f"limits.{operation} must be a number of calls per second > 0, or null")
+            actions.append(partial(self.set_rate_limit, operation, limit))
         queue = settings.get("queue", [])
         for item in queue if isinstance(queue, list) else [queue]:
             fields = _mapping(item, "queue[]")
@@ -215,12 +241,14 @@ class FaultInjector:
                 "queue": {op: list(codes) for op, codes in sorted(self._errors.items()) if codes},
                 "fail_next_update": list(self._update_failures),
                 "max_changes_bytes": self.max_changes_bytes,
+                "limits": dict(sorted(self._limits.items())),
                 "injected": dict(sorted(self.injected.items())),
             }
 
     # -- consumed by the backend -----------------------------------------------------------
-    def decide(self, operation: str) -> Decision:
-        """What the current call of `operation` suffers: a queued error first, else the rates."""
+    def decide(self, operation: str, at: float | None = None) -> Decision:
+        """What the current call of `operation` (made at service time `at`) suffers: a queued error first,
+        then the rate limit, then the rates."""
         with self._lock:
             queue = self._errors.get(operation)
             rates = self._rates.get(operation) or self._rates.get(ALL)
@@ -228,6 +256,8 @@ class FaultInjector:
             error: str | None = None
             if queue:
                 error = queue.popleft()
+            elif at is not None and self._over_limit(operation, at):
+                error = THROTTLE
             elif rates is not None and (rates.throttle or rates.server_error):
                 draw = self._stream(operation, rates).random()
                 if draw < rates.throttle:
@@ -237,6 +267,18 @@ class FaultInjector:
             if error is not None:
                 self.injected[f"{operation}/{error}"] += 1
             return Decision(latency, error)
+
+    def _over_limit(self, operation: str, at: float) -> bool:
+        limit = self._limits.get(operation, self._limits.get(ALL))
+        if limit is None:
+            return False
+        calls = self._calls.setdefault(operation, deque())
+        while calls and calls[0] <= at - 1.0:
+            calls.popleft()
+        if len(calls) >= limit:
+            return True
+        calls.append(at)
+        return False
 
     def take_error(self, operation: str) -> str | None:
         """The error code the current call of `operation` must fail with, if any (no latency)."""

@@ -90,7 +90,7 @@ def test_status_shows_a_queued_run_behind_a_busy_dataset(server: OfflineServer) 
     rek = stack.client("rekognition")
     project = rek.describe_projects(ProjectNames=["cli-project"])["ProjectDescriptions"][0]
     (train,) = [d["DatasetArn"] for d in project["Datasets"] if d["DatasetType"] == "TRAIN"]
-    stack.service.faults.outside_update(train, 4000)  # another client updates it: 4 s of real time here
+    stack.service.faults.outside_update(train, 600_000)  # another client updates it, until we say
     first = cli(server, "push", str(CLEAN), "--project", "cli-project", "--dataset", "train", "--json")
     second = cli(server, "push", str(PROBLEMS), "--project", "cli-project", "--dataset", "train", "--json")
     assert first.exit_code == 0 and second.exit_code == 0, (first.stderr, second.stderr)
@@ -106,6 +106,7 @@ def test_status_shows_a_queued_run_behind_a_busy_dataset(server: OfflineServer) 
     assert [t["run"] for t in dataset["queue"]] == [queued]
     human = cli(server, "status", "--project", "cli-project")
     assert f"cli-project/TRAIN: turn held by {holder}" in human.stdout and f"1. {queued}  QUEUED" in human.stdout
+    stack.service.end_outside_update(train)
     stack.wait_until_idle(timeout=60)
     after = json.loads(cli(server, "status", "--project", "cli-project", "--dataset", "train", "--json").stdout)
     assert after[0]["turn"] is None and after[0]["queue"] == [] and after[0]["last"]["run"] == queued

@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import tracemalloc
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, BinaryIO, cast
 
@@ -33,6 +34,9 @@ class FakeStore:
 
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None:
         self.objects[key] = data
+
+    def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str = "application/json") -> None:
+        self.objects[key] = stream.read()
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.objects[key]
@@ -146,6 +150,35 @@ def test_plan_writes_run_files_and_starts_once() -> None:
     assert store.objects[f"{prefix}chunks/000000.jsonl"] == MANIFEST
     assert json.loads(store.objects[f"{prefix}plan.json"])["counts"]["accepted"] == 2
     assert not any(k.startswith("incoming/") and k != key for k in store.objects)
+
+
+class StreamingStore(FakeStore):
+    """Keeps only the size of what is stored from a stream, read 1 MB at a time as botocore sends a file."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        super().__init__(objects)
+        self.streamed: dict[str, int] = {}
+
+    def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str = "application/json") -> None:
+        self.streamed[key] = sum(len(block) for block in iter(lambda: stream.read(1 << 20), b""))
+
+
+def test_plan_sends_a_big_rejects_file_without_copying_it_into_memory() -> None:
+    # 300 lines with a 99,000-character bad source-ref: a 30 MB rejects file (the refs whole). Copied into
+    # memory to be sent, it once made 3,000 such lines cost the plan function 300 MB more.
+    key = "incoming/pets/train/refs.jsonl.gz"
+    line = b'{"source-ref": "s3:/' + b"x" * 99_000 + b'"}\n'
+    store = StreamingStore({key: gzip.compress(line * 300)})
+    tracemalloc.start()
+    try:
+        outcome = plan_and_start(ManifestRef("pipe", key, None, "e"), SETTINGS, store, FakeExecutions())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome.status == "REJECTED"
+    (rejects,) = [size for name, size in store.streamed.items() if name.endswith("rejects.jsonl")]
+    assert rejects > 300 * 99_000
+    assert peak < rejects / 2, f"planning took {peak:,} bytes for a {rejects:,}-byte rejects file"
 
 
 def test_unroutable_and_unreadable_manifests_start_a_rejection_run() -> None:

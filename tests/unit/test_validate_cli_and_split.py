@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -66,6 +67,9 @@ class Store:
 
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "") -> None:
         self.objects[key] = data
+
+    def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str = "") -> None:
+        self.objects[key] = stream.read()
 
     def open(self, bucket: str, key: str, *, version_id: str | None = None) -> io.BytesIO:
         return io.BytesIO(self.objects[key])

@@ -32,13 +32,31 @@ class S3Store:
                 raise
             reason = f"{error.get('Code')}: {error.get('Message') or 'no message'}"
             raise ObjectNotReadable(bucket, key, kwargs.get("VersionId"), reason) from exc
+        if "VersionId" in kwargs and self._taken_back(bucket, key):
+            body.close()
+            reason = "a delete marker was placed on the key after this version was written: the upload was taken back"
+            raise ObjectNotReadable(bucket, key, kwargs["VersionId"], reason)
         raw = cast(BinaryIO, _ClosingStream(body))
         if key.lower().endswith(".gz"):
             return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
         return raw
 
+    def _taken_back(self, bucket: str, key: str) -> bool:
+        """The key's current version is a delete marker (`aws s3 rm` in a versioned bucket): S3 answers a
+        HEAD of the key with x-amz-delete-marker: true. Any other answer (the object, or an error without
+        that header) leaves the version to be planned."""
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            return str(headers.get("x-amz-delete-marker", "")).lower() == "true"
+        return False
+
     def put_bytes(self, bucket: str, key: str, data: bytes, *, content_type: str = "application/json") -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_stream(self, bucket: str, key: str, stream: BinaryIO, *, content_type: str = "application/json") -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=stream, ContentType=content_type)
 
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return cast(bytes, self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
