@@ -285,6 +285,10 @@ def test_readiness_verdicts() -> None:
     assert rules.readiness(sent=11, usable=8, flagged=2, ignored=1, rejected=0)[0] == rules.DEGRADED
     verdict, reason = rules.readiness(sent=404, usable=0, flagged=404, ignored=0, rejected=0)
     assert verdict == rules.UNUSABLE and "none of the 404 lines" in reason
+    # Nothing sent: every line rejected (it said DEGRADED, "0 of the 0 lines sent are usable"), or no line.
+    verdict, reason = rules.readiness(sent=0, usable=0, flagged=0, ignored=0, rejected=3)
+    assert verdict == rules.UNUSABLE and reason == "no line can be sent: all 3 were rejected before sending"
+    assert rules.readiness(sent=0, usable=0, flagged=0, ignored=0, rejected=0)[0] == rules.UNUSABLE
 
 
 def test_the_dataset_label_limit() -> None:

@@ -719,6 +719,10 @@ def readiness(*, sent: int, usable: int, flagged: int, ignored: int, rejected: i
     counted = sent - ignored
     if sent and usable == 0:
         return UNUSABLE, f"none of the {sent:,} lines sent is usable for training"
+    if not sent:  # nothing can train: every line was rejected, or there was none
+        if rejected:
+            return UNUSABLE, f"no line can be sent: all {rejected:,} were rejected before sending"
+        return UNUSABLE, "the manifest has no line to train on"
     if flagged > MAX_INVALID_FRACTION * counted:
         return (
             UNUSABLE,
