@@ -32,6 +32,9 @@ COMMON_ENV = {
 }
 
 
+DEFAULT_TMP_MB = 512
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str  # CDK construct id; the offline stack names the function labelsync-<name>
@@ -39,6 +42,7 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: int
     env_keys: tuple[str, ...]
+    tmp_mb: int = DEFAULT_TMP_MB  # /tmp: Lambda's EphemeralStorage (DEFAULT_TMP_MB is its default and least)
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ PLAN = FunctionSpec(
         ENV_REFUSE_UNUSABLE,
         ENV_LEDGER_TABLE,
     ),
+    # The side files (rejected, superseded, warned lines) spill to /tmp past 8 MB while the manifest is read:
+    # a 1 GB manifest whose lines are all rejected makes a rejects file about its size. 512 MB would fill.
+    tmp_mb=3072,
 )
 TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, APPLY, RECORD_CHUNK, REPORT)
 # An EventBridge rule sends the report function every execution that ends in one of these: it alerts

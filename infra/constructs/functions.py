@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Size, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -37,6 +37,7 @@ from infra.constructs.events import completion_event_conditions, default_event_b
 from infra.constructs.rekognition import creatable_project_arns, dataset_arns
 from infra.function_specs import (
     APPLY,
+    DEFAULT_TMP_MB,
     PLAN,
     RECORD_CHUNK,
     REPORT,
@@ -299,6 +300,7 @@ class PipelineFunctions(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             memory_size=spec.memory_mb,
+            ephemeral_storage_size=Size.mebibytes(spec.tmp_mb) if spec.tmp_mb != DEFAULT_TMP_MB else None,
             timeout=Duration.seconds(spec.timeout_seconds),
             role=role,
             log_group=log_group,
