@@ -199,11 +199,13 @@ class OfflineStack:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
-        if self._http is not None:
+        elif self.config.endpoint_url:
             import requests
 
-            # What mock_aws's stop does in-process: the next stack starts from empty backends.
+            # What mock_aws's stop does: the next stack in this process (whatever its mode) starts from
+            # empty backends. The server (ours, or offline.server's) runs in this process either way.
             requests.post(f"{self.config.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
+        if self._http is not None:
             server, thread = self._http
             server.shutdown()
             server.server_close()
