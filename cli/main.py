@@ -151,7 +151,7 @@ def _follow(where: Deployment, run: runs.Run, timeout: float) -> dict[str, Any] 
 
     with err.status("following the run") as live:
         while time.monotonic() < deadline:
-            current = runs.find_run(where, run.run_id)
+            current = runs.refresh(where, run)  # one DescribeExecution a poll, not a listing of every run
             show(runs.progress(where, current).line())
             report = runs.report(where, run.run_id)
             if report is not None and report.get("execution") == current.execution_arn:

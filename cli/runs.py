@@ -108,13 +108,9 @@ def run_for_upload(
         sleep(1.0)
 
 
-def find_run(deployment: Deployment, run_id: str) -> Run:
-    """The newest execution of a run (a resume is a new execution of the same run)."""
-    for described in executions(deployment):
-        run = Run.of(described)
-        if run.run_id == run_id or described["name"] == run_id:
-            return run
-    raise LookupError(f"no execution of run {run_id!r} on {deployment.state_machine_arn}")
+def refresh(deployment: Deployment, run: Run) -> Run:
+    """The same execution, described again (its status and stop time)."""
+    return Run.of(deployment.client("stepfunctions").describe_execution(executionArn=run.execution_arn))
 
 
 def progress(deployment: Deployment, run: Run) -> Progress:

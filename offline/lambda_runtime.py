@@ -21,7 +21,6 @@ import queue
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offline import LAMBDAS_DIR, invocation_time
-from offline.lambda_sandbox import Sandbox, new_request_id
+from offline.lambda_sandbox import Sandbox, function_error, new_request_id, timed_out
 
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation twice
 
@@ -183,12 +182,12 @@ class InProcessLambdaRuntime:
                             record.result = None  # the work is done, the result never reaches the caller
                             raise
             except Exception as exc:  # what the Lambda runtime turns into a function error
-                record.error = _error_of(exc)
+                record.error = function_error(exc)
             record.seconds = time.perf_counter() - start
             if not self.sandboxed and record.error is None and record.aws_seconds > record.timeout_seconds:
                 # In this process a handler cannot be stopped at its timeout: its work is done, but
                 # Lambda would have cut it off, so the caller sees the timeout.
-                record.result, record.error = None, _timed_out(record.timeout_seconds)
+                record.result, record.error = None, timed_out(record.timeout_seconds, new_request_id())
         self.invocations.append(record)
         return record
 
@@ -317,15 +316,3 @@ class InProcessLambdaRuntime:
 
     def errors(self, source: str | None = None) -> list[Invocation]:
         return [i for i in self.invocations if i.error is not None and (source is None or i.source == source)]
-
-
-def _error_of(exc: BaseException) -> dict[str, Any]:
-    return {
-        "errorType": type(exc).__name__,
-        "errorMessage": str(exc),
-        "stackTrace": traceback.format_exception(exc)[-8:],
-    }
-
-
-def _timed_out(timeout_seconds: int) -> dict[str, Any]:
-    return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"}

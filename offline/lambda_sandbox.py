@@ -120,15 +120,23 @@ def _serve(conn: Any, env: dict[str, str], handler: str, paths: list[str], addre
             json.dumps(result)  # Lambda must be able to serialise the result
             reply: tuple[str, Any] = ("result", result)
         except BaseException as exc:  # what the Lambda runtime turns into a function error
-            reply = (
-                "error",
-                {
-                    "errorType": type(exc).__name__,
-                    "errorMessage": str(exc),
-                    "stackTrace": traceback.format_exception(exc)[-8:],
-                },
-            )
+            reply = ("error", function_error(exc))
         conn.send((*reply, _vm_kb("self", "VmHWM") / 1024))
+
+
+def function_error(exc: BaseException) -> dict[str, Any]:
+    """An exception as the Lambda runtime reports a function error (in a worker or in this process)."""
+    return {
+        "errorType": type(exc).__name__,
+        "errorMessage": str(exc),
+        "stackTrace": traceback.format_exception(exc)[-8:],
+    }
+
+
+def timed_out(timeout_seconds: float, request_id: str) -> dict[str, Any]:
+    """A timeout as Lambda reports it."""
+    message = f"RequestId: {request_id} Error: Task timed out after {timeout_seconds:.2f} seconds"
+    return {"errorType": "Sandbox.Timedout", "errorMessage": message}
 
 
 _ORIGINAL_CALL: Any = None
@@ -223,11 +231,14 @@ class Sandbox:
     def _killed(self, request_id: str, started: float, kind: str, why: str, peak_kb: int) -> Outcome:
         self.stop(kill=True)
         if why == "timeout":
-            message = f"RequestId: {request_id} Error: Task timed out after {self.timeout_seconds:.2f} seconds"
+            error = timed_out(self.timeout_seconds, request_id)
         else:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: signal: {why}"
+            error = {
+                "errorType": kind,
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: {why}",
+            }
         return Outcome(
-            error={"errorType": kind, "errorMessage": message},
+            error=error,
             peak_rss_mb=peak_kb / 1024,
             real_seconds=time.monotonic() - started,
             charged_seconds=self.charge.value,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 ERRORS = "errors"  # listing HasErrors=true
@@ -73,17 +73,7 @@ class ScanState:
     throttled: int = 0  # throttled pages: the step stopped there and the state machine retried it
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "execution": self.execution,
-            "phase": self.phase,
-            "token": self.token,
-            "pages": self.pages,
-            "steps": self.steps,
-            "parts": self.parts,
-            "remaining": self.remaining,
-            "expected": self.expected,
-            "throttled": self.throttled,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanState:
