@@ -11,6 +11,8 @@ from typing import Any
 from constructs import Node
 
 from infra.function_specs import APPLY, RECORD_CHUNK, REPORT, RESOLVE, TAKE_TURN
+from labelsync.labeling_job_routes import SETTING as LABELING_JOBS_KEY
+from labelsync.labeling_job_routes import JobRoute, parse_labeling_jobs, routes_json
 from labelsync.settings import ProjectPolicy, SettingsError, parse_projects
 
 # UpdateDatasetEntries Changes.GroundTruth maximum in the service model.
@@ -87,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     "refuseUnusable": False,
     "turnWaitSeconds": 86_400,
     "maxChunksPerRun": 200,
+    "labelingJobs": [],
 }
 
 
@@ -148,6 +151,8 @@ class PipelineConfig:
     refuse_unusable: bool = DEFAULTS["refuseUnusable"]
     turn_wait_seconds: int = DEFAULTS["turnWaitSeconds"]
     max_chunks_per_run: int = DEFAULTS["maxChunksPerRun"]
+    # Ground Truth jobs synced when they complete (labelsync/labeling_job_routes.py); empty: no rule, no function.
+    labeling_jobs: tuple[JobRoute, ...] = ()
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineConfig:
@@ -166,8 +171,9 @@ class PipelineConfig:
             if values.get(key) is not None:
                 raise ConfigError(f"{key} is no longer a setting: {why}")
 
+        projects = _projects(get("projects"))
         config = cls(
-            projects=_projects(get("projects")),
+            projects=projects,
             chunk_limit_bytes=_int("chunkLimitBytes", get("chunkLimitBytes"), 1, MAX_CHUNK_BYTES),
             poll_initial_seconds=_int("pollInitialSeconds", get("pollInitialSeconds"), 1),
             poll_max_seconds=_int("pollMaxSeconds", get("pollMaxSeconds"), 1),
@@ -187,6 +193,7 @@ class PipelineConfig:
             refuse_unusable=_bool("refuseUnusable", get("refuseUnusable")),
             turn_wait_seconds=_int("turnWaitSeconds", get("turnWaitSeconds"), 0),
             max_chunks_per_run=_int("maxChunksPerRun", get("maxChunksPerRun"), 1),
+            labeling_jobs=_labeling_jobs(get(LABELING_JOBS_KEY), projects),
         )
         config._check_consistency()
         return config
@@ -204,6 +211,11 @@ class PipelineConfig:
         if size > MAX_PROJECTS_JSON:
             raise ConfigError(
                 f"projects is {size} characters of JSON; Lambda environments allow about {MAX_PROJECTS_JSON}"
+            )
+        size = len(self.labeling_jobs_json())
+        if size > MAX_PROJECTS_JSON:
+            raise ConfigError(
+                f"{LABELING_JOBS_KEY} is {size} characters of JSON; Lambda environments allow about {MAX_PROJECTS_JSON}"
             )
         total = self.execution_budget().total
         if total > MAX_EXECUTION_SECONDS:
@@ -240,6 +252,17 @@ class PipelineConfig:
             },
             separators=(",", ":"),
         )
+
+    def labeling_jobs_json(self) -> str:
+        """The LABELING_JOBS value (labelsync.labeling_job_routes.parse_labeling_jobs reads it)."""
+        return routes_json(self.labeling_jobs)
+
+
+def _labeling_jobs(value: Any, projects: Mapping[str, ProjectPolicy]) -> tuple[JobRoute, ...]:
+    try:
+        return parse_labeling_jobs(_json_value(LABELING_JOBS_KEY, value), projects)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _projects(value: Any) -> dict[str, ProjectPolicy]:

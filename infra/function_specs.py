@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
+    ENV_CLAIMS_TABLE,
     ENV_INCOMING_PREFIX,
+    ENV_LABELING_JOBS,
     ENV_LEDGER_TABLE,
     ENV_POLL_INITIAL,
     ENV_POLL_MAX,
@@ -63,6 +65,8 @@ class EnvValues:
     refuse_unusable: bool = False
     state_machine_arn: str = ""
     ledger_table: str = ""
+    labeling_jobs_json: str = "[]"  # labelsync/labeling_job_routes.py routes_json
+    claims_table: str = ""
 
     def by_key(self) -> dict[str, str]:
         return {
@@ -80,6 +84,8 @@ class EnvValues:
             ENV_REFUSE_UNUSABLE: "true" if self.refuse_unusable else "false",
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
             ENV_LEDGER_TABLE: self.ledger_table,
+            ENV_LABELING_JOBS: self.labeling_jobs_json,
+            ENV_CLAIMS_TABLE: self.claims_table,
         }
 
 
@@ -126,6 +132,14 @@ PLAN = FunctionSpec(
     # The side files (rejected, superseded, warned lines) spill to /tmp past 8 MB while the manifest is read:
     # a 1 GB manifest whose lines are all rejected makes a rejects file about its size. 512 MB would fill.
     tmp_mb=3072,
+)
+# Only when labelingJobs is set: EventBridge sends it each completed Ground Truth job it may sync.
+SYNC_LABELING_JOB = FunctionSpec(
+    "SyncLabelingJob",
+    "labelsync.handlers.sync_labeling_job.handler",
+    256,
+    60,
+    (ENV_BUCKET, ENV_INCOMING_PREFIX, ENV_LABELING_JOBS, ENV_CLAIMS_TABLE),
 )
 TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, APPLY, RECORD_CHUNK, REPORT)
 # An EventBridge rule sends the report function every execution that ends in one of these: it alerts

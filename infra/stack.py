@@ -13,6 +13,7 @@ from infra.config import PipelineConfig
 from infra.constructs import (
     AlertTopic,
     FailedEventsQueue,
+    LabelingJobSync,
     LedgerTable,
     PipelineBucket,
     PipelineFunctions,
@@ -72,13 +73,18 @@ class LabelSyncStack(Stack):
             workflow.state_machine, failures.queue, ready_after=[workflow.child_executions]
         )
         storage.send_new_manifests_to(plan)
+        labeling = (
+            LabelingJobSync(self, "LabelingJobs", config=config, functions=functions, failures=failures.queue, key=key)
+            if config.labeling_jobs
+            else None
+        )
         monitoring = PipelineMonitoring(
             self,
             "Monitoring",
             config=config,
             state_machine=workflow.state_machine,
             state_machine_logs=workflow.log_group,
-            functions={"PlanManifest": plan, **functions.task_functions},
+            functions={"PlanManifest": plan, **functions.task_functions, **(labeling.functions if labeling else {})},
             failures=failures.queue,
             alert_topic=alerts.topic,
         )
@@ -96,6 +102,7 @@ class LabelSyncStack(Stack):
         self.state_machine = workflow.state_machine
         self.functions = functions
         self.monitoring = monitoring
+        self.labeling = labeling
 
         CfnOutput(self, "BucketName", value=storage.bucket.bucket_name, description="Drop manifests here")
         CfnOutput(
@@ -116,7 +123,7 @@ class LabelSyncStack(Stack):
             self,
             "FailedEventsQueueUrl",
             value=failures.queue.queue_url,
-            description="S3 events the plan function could not process after retries",
+            description="S3 events (plan) and labeling job events (sync) that still failed after retries",
         )
         CfnOutput(self, "StateMachineArn", value=workflow.state_machine.state_machine_arn)
         CfnOutput(

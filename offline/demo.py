@@ -2,8 +2,9 @@
 
 By default it creates the project `demo-project` with an (empty) TRAIN dataset and no
 TEST dataset (the pipeline creates it), drops the example manifests and one manifest
-under a project outside the allow-list, shows progress and prints what an SNS
-subscriber receives. Give manifest paths to drop your own files instead.
+under a project outside the allow-list, completes a (local) Ground Truth labeling job
+whose output the pipeline syncs, shows progress and prints what an SNS subscriber
+and an EventBridge rule receive. Give manifest paths to drop your own files instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from offline.stack import OfflineConfig, OfflineStack
 
 DEMO_PROJECT = "demo-project"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "manifests"
+# A Ground Truth job that completes during the demo (OfflineConfig's default labelingJobs route: demo-*).
+DEFAULT_JOBS = [
+    (
+        "demo-pets-multilabel-1",
+        "pets-multilabel",
+        EXAMPLES.parent / "labeling-jobs" / "demo-pets-multilabel-1.manifest",
+    )
+]
 DEFAULT_DROPS = [
     ("incoming/demo-project/train/pets-clean.jsonl", EXAMPLES / "pets-clean.jsonl"),
     ("incoming/demo-project/test/pets-with-problems.jsonl", EXAMPLES / "pets-with-problems.jsonl"),
@@ -134,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
     drops = DEFAULT_DROPS
+    jobs = DEFAULT_JOBS
     project = DEMO_PROJECT
     if args.manifests:
+        jobs = []
         missing = [str(p) for p in args.manifests if not p.is_file()]
         if missing:
             print(f"no such manifest file: {', '.join(missing)}", file=sys.stderr)
@@ -160,7 +171,14 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
             for key, path in drops:
                 progress.say(f"drop s3://{config.bucket}/{key}")
                 stack.drop(key, path)
+            for name, attribute, path in jobs:
+                job = stack.complete_labeling_job(name, path, label_attribute_name=attribute)
+                progress.say(f"Ground Truth job {name} completed: {job.output_manifest}")
             stack.wait_until_idle(timeout=600)
+        for result in synced_jobs(stack):
+            print(
+                f"labeling job {result['job']}: {result['outcome']} {result.get('manifest', '')}".rstrip(), file=human
+            )
         messages = stack.messages()
         emails = stack.emails()
         for message in messages:
@@ -182,10 +200,21 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
         for invocation in crashed:
             print(f"plan step failed: {invocation.error}", file=sys.stderr)
         print(
-            f"\n{len(messages)} SNS message(s) and {len(events)} completion event(s) for {len(drops)} manifest(s).",
+            f"\n{len(messages)} SNS message(s) and {len(events)} completion event(s) for {len(drops)} manifest(s) "
+            f"and {len(jobs)} labeling job(s).",
             file=human,
         )
-        return 1 if crashed or len(messages) != len(drops) or len(events) != len(drops) else 0
+        runs = len(drops) + len(jobs)
+        return 1 if crashed or len(messages) != runs or len(events) != runs else 0
+
+
+def synced_jobs(stack: OfflineStack) -> list[dict[str, Any]]:
+    """What the labeling-job sync function did with each job's event."""
+    return [
+        i.result
+        for i in stack.runtime.invocations
+        if i.function == "labelsync-SyncLabelingJob" and isinstance(i.result, dict)
+    ]
 
 
 def create_datasets(stack: OfflineStack, project: str, wanted: list[str]) -> str:

@@ -114,6 +114,7 @@ class InProcessLambdaRuntime:
     # -- installation into moto ------------------------------------------------------------
     def install(self) -> None:
         from moto.awslambda import models as lambda_models
+        from moto.events import models as events_models
         from moto.s3 import notifications
 
         if str(LAMBDAS_DIR) not in sys.path:
@@ -122,6 +123,7 @@ class InProcessLambdaRuntime:
         self._originals = {
             "invoke": lambda_models.LambdaFunction._invoke_lambda,
             "s3": notifications._invoke_awslambda,
+            "rule": events_models.Rule.send_to_targets,
         }
 
         def _invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
@@ -132,16 +134,21 @@ class InProcessLambdaRuntime:
 
         lambda_models.LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign,assignment]
         notifications._invoke_awslambda = _invoke_awslambda
+        events_models.Rule.send_to_targets = _rule_with_lambda_targets(  # type: ignore[method-assign]
+            self._originals["rule"], self.deliver
+        )
         self._worker = threading.Thread(target=self._drain_async, name="lambda-async", daemon=True)
         self._worker.start()
 
     def uninstall(self) -> None:
         from moto.awslambda import models as lambda_models
+        from moto.events import models as events_models
         from moto.s3 import notifications
 
         if self._originals:
             lambda_models.LambdaFunction._invoke_lambda = self._originals["invoke"]  # type: ignore[method-assign]
             notifications._invoke_awslambda = self._originals["s3"]
+            events_models.Rule.send_to_targets = self._originals["rule"]  # type: ignore[method-assign]
             self._originals = {}
         self._async.put(None)
 
@@ -316,3 +323,34 @@ class InProcessLambdaRuntime:
 
     def errors(self, source: str | None = None) -> list[Invocation]:
         return [i for i in self.invocations if i.error is not None and (source is None or i.source == source)]
+
+
+def _rule_with_lambda_targets(original: Any, deliver: Callable[[AsyncDelivery], None]) -> Any:
+    """moto's EventBridge rules send to queues, logs and buses only: a Lambda target gets the matched event
+    as EventBridge invokes a function (asynchronously, `time` as ISO text); other targets as before."""
+    from moto.utilities.arns import parse_arn
+
+    def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+        functions = [t for t in rule.targets if parse_arn(t["Arn"]).service == "lambda"]
+        others = [t for t in rule.targets if t not in functions]
+        if functions and rule.event_pattern.matches_event(original_event):
+            event = json.loads(json.dumps(original_event, default=str))
+            if isinstance(event.get("time"), int | float):
+                event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event["time"]))
+            event.pop("ingestion-time", None)
+            for target in functions:
+                arn = parse_arn(target["Arn"])
+                deliver(AsyncDelivery(arn.account, arn.region, target["Arn"], event))
+        if others:
+            with _RULE_TARGETS_LOCK:
+                saved, rule.targets = rule.targets, others
+                try:
+                    original(rule, original_event, transform_input)
+                finally:
+                    rule.targets = saved
+
+    send_to_targets.__wrapped__ = original  # type: ignore[attr-defined]
+    return send_to_targets
+
+
+_RULE_TARGETS_LOCK = threading.Lock()

@@ -17,7 +17,7 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from infra.function_specs import (
     RECORD_CHUNK,
     REPORT,
     RESOLVE,
+    SYNC_LABELING_JOB,
     TAKE_TURN,
     TASK_FUNCTIONS,
     EnvValues,
@@ -42,8 +43,16 @@ from labelsync import settings as env_names
 from labelsync.adapters import aws_clients
 from labelsync.adapters.step_functions import StepFunctionsExecutions
 from labelsync.event_contract import SOURCE as EVENT_SOURCE
+from labelsync.labeling_job_routes import (
+    JobRoute,
+    parse_labeling_jobs,
+    route_for,
+    routes_json,
+    state_change_pattern,
+)
+from labelsync.settings import parse_projects
 from labelsync.usecases.resume_run import resume_run
-from offline import custom_labels, engine, moto_http
+from offline import custom_labels, engine, labeling_jobs, moto_http
 from offline.clock import ScaledClock
 from offline.fixture_images import ImageStager
 from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime, Invocation
@@ -62,6 +71,17 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 DEMO_PROJECTS: dict[str, Any] = {"demo-project": {"datasetTypes": ["TRAIN", "TEST"], "createMissingDatasets": True}}
 
 LEDGER_TABLE = "labelsync-ledger"
+CLAIMS_TABLE = "labelsync-labeling-job-claims"
+LABELING_RULE = "labelsync-labeling-job-completed"
+# Ground Truth jobs named demo-* feed the demo project's TRAIN dataset (infra: context labelingJobs).
+DEMO_LABELING_JOBS: list[dict[str, Any]] = [
+    {
+        "namePrefix": "demo-",
+        "project": "demo-project",
+        "datasetType": "TRAIN",
+        "outputPath": "s3://labelsync-offline-ground-truth/jobs/",
+    }
+]
 
 
 @dataclass
@@ -89,6 +109,9 @@ class OfflineConfig:
     # handler exceed its limit. The function's configuration still says the deployed values.
     memory_mb: Mapping[str, int] = field(default_factory=dict)
     timeout_seconds: Mapping[str, int] = field(default_factory=dict)
+    # The labelingJobs setting (labelsync/labeling_job_routes.py). None: DEMO_LABELING_JOBS when the demo
+    # project is configured, else none; [] deploys no sync function and no rule, as the CDK stack does.
+    labeling_jobs: Sequence[Mapping[str, Any]] | None = None
 
 
 class OfflineStack:
@@ -115,6 +138,7 @@ class OfflineStack:
         self._failed_events: list[dict[str, Any]] = []
         self.events_url = ""
         self._events: list[dict[str, Any]] = []
+        self.labeling_routes: tuple[JobRoute, ...] = ()
         # Tiny images where every manifest dropped under the watched prefix points (offline/fixture_images.py).
         self.images = ImageStager(self.config.bucket, env_names.DEFAULT_INCOMING_PREFIX, self.config.region)
 
@@ -151,6 +175,7 @@ class OfflineStack:
         aws_clients.table.cache_clear()
         engine.install(self.clock)
         custom_labels.install()
+        labeling_jobs.install()
         self.images.install()
         custom_labels.configure(
             clock=self.clock,
@@ -165,8 +190,9 @@ class OfflineStack:
         return self
 
     def _to_failure_queue(self, fn_arn: str, event: Any, last: Invocation) -> None:
-        """Lambda's on-failure record (the shape AWS sends to an SQS destination), for the plan function only."""
-        if fn_arn != self.functions.get(PLAN.name):
+        """Lambda's on-failure record (the shape AWS sends to an SQS destination), for the functions that have
+        the failed-events queue as their destination: the plan and the labeling-job sync."""
+        if fn_arn not in (self.functions.get(PLAN.name), self.functions.get(SYNC_LABELING_JOB.name)):
             return
         record = {
             "version": "1.0",
@@ -283,6 +309,7 @@ class OfflineStack:
         )["stateMachineArn"]
         values = replace(values, state_machine_arn=self.state_machine_arn)
         self.functions[PLAN.name] = self._create_function(PLAN, values, role)
+        self._deploy_labeling_jobs(values, role)
         s3.put_bucket_notification_configuration(
             Bucket=cfg.bucket,
             NotificationConfiguration={
@@ -297,6 +324,72 @@ class OfflineStack:
                 ]
             },
         )
+
+    def _deploy_labeling_jobs(self, values: EnvValues, role: str) -> None:
+        """The sync function and its rule (infra/constructs/labeling_jobs.py), when labelingJobs routes any job."""
+        cfg = self.config
+        setting = cfg.labeling_jobs
+        if setting is None:
+            setting = DEMO_LABELING_JOBS if "demo-project" in cfg.projects else []
+        self.labeling_routes = parse_labeling_jobs(list(setting), parse_projects(json.dumps(cfg.projects)))
+        if not self.labeling_routes:
+            return
+        self.client("dynamodb").create_table(  # Powertools idempotency's layout (infra: LabelingJobSync.claims)
+            TableName=CLAIMS_TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        s3 = self.client("s3")
+        for bucket in sorted({route.output_bucket for route in self.labeling_routes}):
+            s3.create_bucket(Bucket=bucket)  # where Ground Truth writes (the user's bucket, not the stack's)
+        values = replace(values, labeling_jobs_json=routes_json(self.labeling_routes), claims_table=CLAIMS_TABLE)
+        function_arn = self._create_function(SYNC_LABELING_JOB, values, role)
+        self.functions[SYNC_LABELING_JOB.name] = function_arn
+        events = self.client("events")
+        arn_prefix = f"arn:aws:sagemaker:{cfg.region}:{ACCOUNT}:labeling-job/"
+        events.put_rule(
+            Name=LABELING_RULE, EventPattern=json.dumps(state_change_pattern(self.labeling_routes, arn_prefix))
+        )
+        events.put_targets(Rule=LABELING_RULE, Targets=[{"Id": "sync", "Arn": function_arn}])
+
+    def complete_labeling_job(
+        self,
+        name: str,
+        output_manifest: bytes | Path,
+        *,
+        tags: Mapping[str, str] | None = None,
+        output_path: str | None = None,
+        label_attribute_name: str = "label",
+    ) -> labeling_jobs.LabelingJobRecord:
+        """Play Ground Truth: a job `name` completes with this output manifest and its event reaches the bus.
+
+        The output goes under `output_path` (default: that of the labelingJobs entry matching the job, else of
+        the first entry), where Ground Truth writes it: <path><name>/manifests/output/output.manifest.
+        """
+        if output_path is None:
+            route = route_for(name, tags or {}, self.labeling_routes) or self.labeling_routes[0]
+            output_path = route.output_path
+        backend = labeling_jobs.get_backend(ACCOUNT, self.config.region)
+        job = labeling_jobs.LabelingJobRecord(
+            name=name,
+            arn=backend.arn(name),
+            label_attribute_name=label_attribute_name,
+            output_path=output_path if output_path.endswith("/") else output_path + "/",
+            tags=dict(tags or {}),
+        )
+        bucket, _, key = job.output_manifest.removeprefix("s3://").partition("/")
+        data = output_manifest.read_bytes() if isinstance(output_manifest, Path) else output_manifest
+        self.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+        backend.add(job)
+        self.send_labeling_job_event(job)
+        return job
+
+    def send_labeling_job_event(self, job: labeling_jobs.LabelingJobRecord) -> None:
+        """The job's state change event on the default bus (again: SageMaker may send one several times)."""
+        (entry,) = self.client("events").put_events(Entries=[labeling_jobs.state_change_event(job)])["Entries"]
+        if "EventId" not in entry:
+            raise RuntimeError(f"PutEvents refused the labeling job event: {entry}")
 
     def _capture_completion_events(self) -> None:
         """What a subscriber's EventBridge rule sees: our completion events on the default bus, into a queue."""

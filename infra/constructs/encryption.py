@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Annotations, Aws, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -14,6 +16,13 @@ from infra.config import PipelineConfig
 # What a principal needs to publish to an SSE-KMS topic or queue, or to read and write SSE-KMS objects.
 ENCRYPT_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+def table_encryption(key: kms.IKey | None) -> dict[str, Any]:
+    """A DynamoDB table's encryption: the pipeline key when there is one, else the AWS managed `aws/dynamodb`."""
+    if key is not None:
+        return {"encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED, "encryption_key": key}
+    return {"encryption": dynamodb.TableEncryption.AWS_MANAGED}
 
 
 def alarm_conditions(alarm_arns: Sequence[str]) -> dict[str, dict[str, object]]:

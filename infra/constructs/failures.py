@@ -1,4 +1,5 @@
-"""The plan function's on-failure destination: S3 events that still failed after Lambda's retries."""
+"""The on-failure destination of the plan function (S3 events) and of the labeling-job sync (completed jobs'
+events): invocations that still failed after Lambda's retries."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from infra import nag
 class FailedEventsQueue(Construct):
     """Encrypted (SQS-managed, or the pipeline key), TLS only, kept 14 days; an alarm fires while it is not empty.
 
-    Each message is Lambda's invocation record with the original S3 event: drop the manifest again (or
-    re-invoke the plan function with the event) once the cause is fixed, then delete the message.
+    Each message is Lambda's invocation record with the original event and the error: once the cause is
+    fixed, drop the manifest again (or re-invoke the function with `requestPayload`), then delete the message.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey | None = None) -> None:

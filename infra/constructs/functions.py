@@ -1,4 +1,4 @@
-"""The six Lambdas: one code asset (the handlers with msgspec and Powertools bundled), one role and log
+"""The Lambdas (six, and the labeling-job sync with labelingJobs): one code asset (the handlers with msgspec and Powertools bundled), one role and log
 group each.
 
 The plan function is added after the state machine exists (it needs the ARN); the
@@ -42,6 +42,7 @@ from infra.function_specs import (
     RECORD_CHUNK,
     REPORT,
     RESOLVE,
+    SYNC_LABELING_JOB,
     TAKE_TURN,
     EnvValues,
     FunctionSpec,
@@ -49,6 +50,7 @@ from infra.function_specs import (
 )
 from infra.lambda_bundle import lambda_code
 from labelsync.event_contract import DETAIL_TYPES
+from labelsync.labeling_job_routes import JobRoute
 
 # Newest Python runtime aws-cdk-lib 2.275 knows (cdk-nag AwsSolutions-L1 asks for it).
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -75,6 +77,20 @@ LEDGER_ACTIONS = {
     # ticket status, lock release; GetItem: who holds the lock when an execution ended without reporting
     REPORT.name: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
 }
+# Powertools idempotency on the claims table: conditional put, read, complete, delete on failure.
+CLAIM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+JOBS_BY_NAME_REASON = (
+    "DescribeLabelingJob acts on labeling-job/<name>; jobs are named at run time, so each labelingJobs name "
+    "prefix is granted as labeling-job/<prefix>* (as written and in lower case: ARNs need not keep the case)."
+)
+JOBS_BY_TAG_REASON = (
+    "A labelingJobs tag route matches jobs by tag, not name: labeling-job/* on the condition that the job "
+    "carries that tag (aws:ResourceTag)."
+)
+OUTPUT_REASON = (
+    "The jobs' output manifests are named at run time under each labelingJobs outputPath: '<outputPath>*' "
+    "is that path only."
+)
 
 
 def set_retention(log_group: logs.LogGroup, days: int) -> None:
@@ -236,13 +252,75 @@ class PipelineFunctions(Construct):
         self._allow_ledger(plan)
         # Read manifests, write run files, register in the ledger, send to the failure queue.
         self._allow_key(plan, ENCRYPT_ACTIONS)
-        # The on-failure destination: Lambda sends with the function's role. An L1 config, because the L2
-        # SqsDestination grants kms:ReEncrypt*/GenerateDataKey* wildcards this role does not need.
-        self._allow(plan, ["sqs:SendMessage"], [failures.queue_arn])
+        self._send_failures_to(plan, failures)
+        self.plan = plan
+        self.failures = failures
+        return plan
+
+    def add_labeling_job_function(
+        self, routes: Sequence[JobRoute], claims: dynamodb.ITable, failures: sqs.IQueue
+    ) -> lambda_.Function:
+        """EventBridge's target for completed Ground Truth jobs: copies each one's output manifest into the
+        incoming prefix. Reads only the routes' output paths and only the jobs the routes can match."""
+        config = self._config
+        values = replace(self._values, labeling_jobs_json=config.labeling_jobs_json(), claims_table=claims.table_name)
+        function = self._function(SYNC_LABELING_JOB, values)
+        stack = Stack.of(self)
+
+        def job_arn(name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource="labeling-job", resource_name=name)
+
+        prefixes = sorted({p for r in routes if r.name_prefix for p in (r.name_prefix, r.name_prefix.lower())})
+        if prefixes:
+            self._allow(
+                function, ["sagemaker:DescribeLabelingJob"], [job_arn(f"{p}*") for p in prefixes], JOBS_BY_NAME_REASON
+            )
+        for route in routes:
+            if route.tag is not None:
+                key, value = route.tag
+                self._allow(
+                    function,
+                    ["sagemaker:DescribeLabelingJob"],
+                    [job_arn("*")],
+                    JOBS_BY_TAG_REASON,
+                    conditions={"StringEquals": {f"aws:ResourceTag/{key}": value}},
+                )
+        outputs = sorted({(r.output_bucket, r.output_prefix) for r in routes})
+        self._allow(
+            function,
+            ["s3:GetObject"],
+            [
+                stack.format_arn(service="s3", region="", account="", resource=bucket, resource_name=f"{prefix}*")
+                for bucket, prefix in outputs
+            ],
+            OUTPUT_REASON,
+        )
+        incoming = config.incoming_prefix
+        # The copy (PutObject), and whether the job's copy is already there (ListBucket on that key, HEAD).
+        self._allow(
+            function,
+            ["s3:GetObject", "s3:PutObject"],
+            [self._objects(incoming)],
+            f"Copied manifests go to '{incoming}<project>/<type>/labeling-job-<job name>.manifest': "
+            f"'{incoming}*' is the watched prefix only.",
+        )
+        self._allow_listing(function, incoming)
+        self._allow(function, CLAIM_ACTIONS, [claims.table_arn])
+        self._allow_key(function, ENCRYPT_ACTIONS)  # the copy into an SSE-KMS bucket, the encrypted claims table
+        self._send_failures_to(function, failures)
+        return function
+
+    def _send_failures_to(self, function: lambda_.Function, failures: sqs.IQueue) -> None:
+        """Lambda retries a failed asynchronous invocation twice, then sends it (with the error) to `failures`.
+
+        Lambda sends with the function's role. An L1 config, because the L2 SqsDestination grants
+        kms:ReEncrypt*/GenerateDataKey* wildcards this role does not need.
+        """
+        self._allow(function, ["sqs:SendMessage"], [failures.queue_arn])
         invoke_config = lambda_.CfnEventInvokeConfig(
             self,
-            "PlanManifestAsyncInvoke",
-            function_name=plan.function_name,
+            f"{function.node.id}AsyncInvoke",
+            function_name=function.function_name,
             qualifier="$LATEST",
             maximum_retry_attempts=PLAN_RETRY_ATTEMPTS,
             maximum_event_age_in_seconds=int(PLAN_MAX_EVENT_AGE.to_seconds()),
@@ -251,11 +329,7 @@ class PipelineFunctions(Construct):
             ),
         )
         # Lambda checks the role can send to the destination when the config is created.
-        assert plan.role is not None
-        invoke_config.node.add_dependency(plan.role)
-        self.plan = plan
-        self.failures = failures
-        return plan
+        invoke_config.node.add_dependency(self._role(function))
 
     @property
     def task_functions(self) -> dict[str, lambda_.Function]:

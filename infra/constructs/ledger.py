@@ -12,6 +12,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from infra.constructs.encryption import table_encryption
+
 PARTITION_KEY = "dataset"
 SORT_KEY = "entry"
 TTL_ATTRIBUTE = "expiresAt"
@@ -24,11 +26,6 @@ class LedgerTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
-        encryption = (
-            {"encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED, "encryption_key": key}
-            if key is not None
-            else {"encryption": dynamodb.TableEncryption.AWS_MANAGED}
-        )
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -40,5 +37,5 @@ class LedgerTable(Construct):
             ),
             time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN,
-            **encryption,
+            **table_encryption(key),
         )

@@ -108,8 +108,9 @@ class PipelineMonitoring(Construct):
         alarm(
             "FailedS3Events",
             failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-            "A dropped manifest's S3 event failed in the plan function after Lambda's retries: it is in the "
-            "failure queue and no execution (and no report) exists for it.",
+            "A dropped manifest's S3 event failed in the plan function (or, with labelingJobs, a completed "
+            "labeling job's event in the sync function) after Lambda's retries: it is in the failure queue "
+            "with the error, and no execution (and no report) exists for it.",
         )
         alarm(
             "RejectedLines",
@@ -196,7 +197,7 @@ class PipelineMonitoring(Construct):
                 width=8,
             ),
             cw.GraphWidget(
-                title="Failed S3 events (queue)",
+                title="Failed S3 and labeling job events (queue)",
                 left=[failures.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")],
                 width=8,
             ),

@@ -124,3 +124,29 @@ class RunLedger(Protocol):
     def load_timings(self, dataset: str) -> str | None: ...
 
     def save_timings(self, dataset: str, document: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class LabelingJob:
+    """What DescribeLabelingJob says of a Ground Truth job, as far as syncing it needs."""
+
+    name: str
+    arn: str
+    status: str
+    output_manifest: str | None  # LabelingJobOutput.OutputDatasetS3Uri: set once the job has output
+    tags: Mapping[str, str]
+    failure_reason: str | None = None
+
+
+class LabelingJobs(Protocol):
+    def describe(self, name: str) -> LabelingJob: ...
+
+
+class ManifestCopies(Protocol):
+    def copied_job(self, bucket: str, key: str) -> str | None:
+        """The labeling job ARN recorded on the key's current object (None: no object, or not a copy)."""
+        ...
+
+    def copy(self, source_uri: str, bucket: str, key: str, *, job_arn: str) -> str:
+        """Server-side copy of `source_uri` to bucket/key, recording the job; the new version's id."""
+        ...

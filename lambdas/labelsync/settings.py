@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # Environment variable names (one place, imported by infra/ and offline/).
 ENV_BUCKET = "PIPELINE_BUCKET"
@@ -26,6 +27,8 @@ ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
 ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
 ENV_REFUSE_UNUSABLE = "REFUSE_UNUSABLE"
 ENV_LEDGER_TABLE = "LEDGER_TABLE"
+ENV_LABELING_JOBS = "LABELING_JOBS"  # labelsync/labeling_job_routes.py reads it
+ENV_CLAIMS_TABLE = "LABELING_JOB_CLAIMS_TABLE"  # DynamoDB: which completed jobs were copied (idempotency)
 
 DEFAULT_CHUNK_LIMIT = 5_242_880
 DEFAULT_INCOMING_PREFIX = "incoming/"
@@ -118,12 +121,17 @@ def project_name_problem(name: str) -> str | None:
     return None
 
 
+def json_setting(text: str, name: str, empty: str) -> Any:
+    """A setting's JSON text, parsed; `empty` stands for no text at all. Bad JSON names the setting."""
+    try:
+        return json.loads(text or empty)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not valid JSON: {exc}") from exc
+
+
 def parse_projects(text: str) -> dict[str, ProjectPolicy]:
     """Parse the allow-list: {"project-name": {"datasetTypes": ["TRAIN","TEST"], "createMissingDatasets": true}}."""
-    try:
-        raw = json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"{ENV_PROJECTS} is not valid JSON: {exc}") from exc
+    raw = json_setting(text, ENV_PROJECTS, "{}")
     if not isinstance(raw, dict):
         raise SettingsError(f"{ENV_PROJECTS} must be a JSON object of project name -> policy")
     projects: dict[str, ProjectPolicy] = {}

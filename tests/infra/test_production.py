@@ -25,6 +25,20 @@ SUBSCRIPTIONS: list[dict[str, Any]] = [
     },
     {"topic": "alert", "protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:123456789012:ops-alerts"},
 ]
+# Ground Truth jobs synced directly (tests/infra/test_labeling_jobs.py): by name only, and by name and tag.
+NAMED_ROUTES = [
+    {"namePrefix": "Pets-", "project": "pets", "datasetType": "TEST", "outputPath": "s3://gt-output/pets/"},
+    {"namePrefix": "cars-", "project": "cars", "datasetType": "TRAIN", "outputPath": "s3://gt-output/cars/"},
+]
+MIXED_ROUTES = [
+    {"namePrefix": "demo-", "project": PROJECT, "datasetType": "TRAIN", "outputPath": "s3://gt-output/"},
+    {
+        "tag": {"key": "dataset", "value": "demo/test"},
+        "project": PROJECT,
+        "datasetType": "TEST",
+        "outputPath": "s3://gt-tagged/jobs/",
+    },
+]
 CREATED_KEY: dict[str, Any] = {
     "projects": PROJECTS,
     "kmsKey": "create",
@@ -33,10 +47,12 @@ CREATED_KEY: dict[str, Any] = {
     "rejectedLinesAlarmThreshold": 50,
     "noncurrentRetentionDays": 10,
     "accessLogRetentionDays": 30,
+    "labelingJobs": MIXED_ROUTES,
 }
 SEVERAL: dict[str, Any] = {
     "projects": {"pets": {}, "cars": {"datasetTypes": ["TRAIN"], "createMissingDatasets": False}},
     "kmsKey": KEY_ARN,
+    "labelingJobs": NAMED_ROUTES,
 }
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {"projects": PROJECTS},
@@ -170,7 +186,17 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
     allowed_rekognition = {f"{head}{p}/*" for p in projects} | typed | {"*"}
     bucket = "${" + synth.bucket + ".Arn}"
     objects = (f"{bucket}/incoming/*", f"{bucket}/runs/*", f"{bucket}/runs/*/items.json", f"{bucket}/runs/*/plan.json")
+    # The labeling-job sync also reads the routes' output paths and lists its copy's key under incoming/.
+    routes = VARIANTS[name].get("labelingJobs", [])
+    outputs = {f"arn:${{AWS::Partition}}:s3:::{r['outputPath'].removeprefix('s3://')}*" for r in routes}
+    sync_role = sync_role_of(synth) if routes else None
     for role_id, statement in synth.all_statements():
+        if role_id == sync_role and statement["Action"] == "s3:ListBucket":
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}, statement
+            continue
+        if role_id == sync_role and statement["Action"] == "s3:GetObject" and "gt-" in json.dumps(statement):
+            assert {render(r) for r in _list(statement["Resource"])} == outputs
+            continue
         for action in _list(statement["Action"]):
             resources = {render(r) for r in _list(statement["Resource"])}
             if action.startswith("rekognition:"):
@@ -182,6 +208,15 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
                 assert statement["Condition"] == {"StringLike": {"s3:prefix": ["runs/*"]}}, (role_id, statement)
             elif action.startswith("s3:") and action != "s3:PutBucketNotification":  # CDK's notification handler
                 assert all(r in objects for r in resources), (role_id, resources)
+
+
+def sync_role_of(synth: Synth) -> str:
+    (role,) = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in synth.of_type("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "labelsync.handlers.sync_labeling_job.handler"
+    ]
+    return str(role)
 
 
 def test_kms_grants_name_the_key_and_only_where_encrypted_data_is_touched(keyed: Synth, several: Synth) -> None:
@@ -197,6 +232,8 @@ def test_kms_grants_name_the_key_and_only_where_encrypted_data_is_touched(keyed:
         "resolve": {("kms:Decrypt", key)},  # the run's plan (its labels)
         "statemachine": both,  # the items file (Decrypt), the bare alert to the encrypted topic
     }
+    keyed.roles["sync"] = sync_role_of(keyed)
+    expected["sync"] = both  # the copy into the bucket, the claims table, the failed-events queue
     for role, pairs in expected.items():
         assert {p for p in keyed.grants(role) if p[0].startswith("kms:")} == pairs, role
     assert ("kms:Decrypt", KEY_ARN) in several.grants("apply")
@@ -282,7 +319,8 @@ def test_existing_key_arn_is_used_as_is(several: Synth) -> None:
 
 def test_log_retention_from_context(keyed: Synth) -> None:
     groups = keyed.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 7 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
+    # six functions, the labeling-job sync and the state machine
+    assert len(groups) == 8 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
 
 
 # --- topics and subscriptions --------------------------------------------------------------------------

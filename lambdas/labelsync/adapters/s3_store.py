@@ -86,3 +86,36 @@ class _ClosingStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# The metadata key that records which labeling job a copied manifest came from.
+JOB_METADATA = "labeling-job-arn"
+
+
+class S3ManifestCopies:
+    """ManifestCopies over S3: CopyObject (server-side, up to S3's 5 GB single-copy limit) and HeadObject."""
+
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def copied_job(self, bucket: str, key: str) -> str | None:
+        # Listed first: without s3:ListBucket a HEAD of a missing key is a 403, indistinguishable from a denial.
+        listed = self._s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not listed or listed[0]["Key"] != key:
+            return None
+        job = self._s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get(JOB_METADATA)
+        return str(job) if job else None
+
+    def copy(self, source_uri: str, bucket: str, key: str, *, job_arn: str) -> str:
+        source_bucket, _, source_key = source_uri.removeprefix("s3://").partition("/")
+        response = self._s3.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": source_bucket, "Key": source_key},
+            # Our own metadata and no tags: the source's tags would need s3:GetObjectTagging there.
+            MetadataDirective="REPLACE",
+            Metadata={JOB_METADATA: job_arn},
+            ContentType="application/jsonl",
+            TaggingDirective="REPLACE",
+        )
+        return str(response.get("VersionId") or "null")
