@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt la
 DEPLOY_STAMP := $(VENV)/.deploy-$(shell cat requirements.txt constraints.txt | sha1sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package.json package-lock.json 2>/dev/null | sha1sum | cut -c1-12)
 
-.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan diagram hostile fuzz faults second-engine clean
+.PHONY: install deploy-env demo test unit e2e infra lint typecheck synth deploy cdk-cli offline-server validate bench bench-scale bench-report-scan bench-delta diagram hostile fuzz faults second-engine clean
 
 ## install: the venv (pinned packages); the targets that run code run it first
 install: $(STAMP)
@@ -56,6 +56,10 @@ bench-scale: install
 ## bench-report-scan: the report's listing of a 250,000-entry dataset, 300 ms a page, 2% throttled (~3 min); writes docs/benchmarks.md
 bench-report-scan: install
 	$(PY) -m benchmarks.report_scan --write-docs $(ARGS)
+
+## bench-delta: delta sync on a 250,000-line manifest: unchanged and 1% edited re-drops, index vs listing, cost (~5 min); writes docs/benchmarks.md
+bench-delta: install
+	$(PY) -m benchmarks.delta_sync --write-docs $(ARGS)
 
 ## diagram: render docs/architecture/pipeline.dot to pipeline.svg (Graphviz, pinned; installed with apt-get if missing)
 GRAPHVIZ_VERSION := 2.42.2-7+deb12u1

@@ -754,26 +754,42 @@ def run_realistic(lines: int = 250_000, *, time_scale: float = 0.001, seed: int 
 
 
 def price(r: RealisticResult) -> list[CostLine]:
+    return price_of(
+        transitions=r.parent_transitions + r.child_transitions,
+        lambda_by_function=r.lambda_by_function,
+        calls=r.calls,
+        wru=r.wru,
+        rru=r.rru,
+        sns_units=r.sns_units,
+    )
+
+
+def price_of(
+    *,
+    transitions: int,
+    lambda_by_function: dict[str, tuple[int, float]],
+    calls: Counter[tuple[str, str]],
+    wru: float,
+    rru: float,
+    sns_units: int,
+) -> list[CostLine]:
+    """What a run costs at PRICES, from what was measured: state transitions, Lambda invocations and billed
+    seconds by function, AWS requests by service and operation, DynamoDB capacity and SNS units."""
     lines = [
-        CostLine(
-            "Step Functions state transitions",
-            r.parent_transitions + r.child_transitions,
-            "transitions",
-            (r.parent_transitions + r.child_transitions) * PRICES["sfn_transition"],
-        )
+        CostLine("Step Functions state transitions", transitions, "transitions", transitions * PRICES["sfn_transition"])
     ]
-    requests = sum(n for n, _ in r.lambda_by_function.values())
-    gb_seconds = sum(s * MEMORY_MB.get(f, 1024) / 1024 for f, (_, s) in r.lambda_by_function.items())
+    requests = sum(n for n, _ in lambda_by_function.values())
+    gb_seconds = sum(s * MEMORY_MB.get(f, 1024) / 1024 for f, (_, s) in lambda_by_function.items())
     lines.append(CostLine("Lambda requests", requests, "invocations", requests * PRICES["lambda_request"]))
     lines.append(CostLine("Lambda duration (arm64)", gb_seconds, "GB-s", gb_seconds * PRICES["lambda_gb_second_arm"]))
-    s3 = {op: n for (service, op), n in r.calls.items() if service == "s3"}
+    s3 = {op: n for (service, op), n in calls.items() if service == "s3"}
     put_class = sum(n for op, n in s3.items() if op in S3_PUT_CLASS)
     get_class = sum(n for op, n in s3.items() if op not in S3_PUT_CLASS and op not in S3_FREE)
     lines.append(CostLine("S3 PUT/COPY/POST/LIST", put_class, "requests", put_class * PRICES["s3_put_class"]))
     lines.append(CostLine("S3 GET and other", get_class, "requests", get_class * PRICES["s3_get_class"]))
-    lines.append(CostLine("DynamoDB writes", r.wru, "WRU", r.wru * PRICES["ddb_wru"]))
-    lines.append(CostLine("DynamoDB reads", r.rru, "RRU", r.rru * PRICES["ddb_rru"]))
-    lines.append(CostLine("SNS publish", r.sns_units, "64 KB units", r.sns_units * PRICES["sns_publish"]))
+    lines.append(CostLine("DynamoDB writes", wru, "WRU", wru * PRICES["ddb_wru"]))
+    lines.append(CostLine("DynamoDB reads", rru, "RRU", rru * PRICES["ddb_rru"]))
+    lines.append(CostLine("SNS publish", sns_units, "64 KB units", sns_units * PRICES["sns_publish"]))
     return lines
 
 

@@ -90,6 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "turnWaitSeconds": 86_400,
     "maxChunksPerRun": 200,
     "labelingJobs": [],
+    "deltaSync": True,
 }
 
 
@@ -153,6 +154,7 @@ class PipelineConfig:
     max_chunks_per_run: int = DEFAULTS["maxChunksPerRun"]
     # Ground Truth jobs synced when they complete (labelsync/labeling_job_routes.py); empty: no rule, no function.
     labeling_jobs: tuple[JobRoute, ...] = ()
+    delta_sync: bool = DEFAULTS["deltaSync"]
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineConfig:
@@ -194,6 +196,7 @@ class PipelineConfig:
             turn_wait_seconds=_int("turnWaitSeconds", get("turnWaitSeconds"), 0),
             max_chunks_per_run=_int("maxChunksPerRun", get("maxChunksPerRun"), 1),
             labeling_jobs=_labeling_jobs(get(LABELING_JOBS_KEY), projects),
+            delta_sync=_bool("deltaSync", get("deltaSync")),
         )
         config._check_consistency()
         return config

@@ -12,6 +12,7 @@ from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
     ENV_CLAIMS_TABLE,
+    ENV_DELTA_SYNC,
     ENV_INCOMING_PREFIX,
     ENV_LABELING_JOBS,
     ENV_LEDGER_TABLE,
@@ -65,6 +66,7 @@ class EnvValues:
     refuse_unusable: bool = False
     state_machine_arn: str = ""
     ledger_table: str = ""
+    delta_sync: bool = True
     labeling_jobs_json: str = "[]"  # labelsync/labeling_job_routes.py routes_json
     claims_table: str = ""
 
@@ -84,6 +86,7 @@ class EnvValues:
             ENV_REFUSE_UNUSABLE: "true" if self.refuse_unusable else "false",
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
             ENV_LEDGER_TABLE: self.ledger_table,
+            ENV_DELTA_SYNC: "true" if self.delta_sync else "false",
             ENV_LABELING_JOBS: self.labeling_jobs_json,
             ENV_CLAIMS_TABLE: self.claims_table,
         }
@@ -141,7 +144,15 @@ SYNC_LABELING_JOB = FunctionSpec(
     60,
     (ENV_BUCKET, ENV_INCOMING_PREFIX, ENV_LABELING_JOBS, ENV_CLAIMS_TABLE),
 )
-TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, APPLY, RECORD_CHUNK, REPORT)
+# 1024 MB: the dataset's index (about 40 MB of digests at 250,000 entries) and one chunk at a time.
+SKIP_UNCHANGED = FunctionSpec(
+    "SkipUnchanged",
+    "labelsync.handlers.skip_unchanged.handler",
+    1024,
+    900,
+    (ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT),
+)
+TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, SKIP_UNCHANGED, APPLY, RECORD_CHUNK, REPORT)
 # An EventBridge rule sends the report function every execution that ends in one of these: it alerts
 # for runs that could not report themselves (stopped, timed out, or the report step failing).
 EXECUTION_END_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")

@@ -62,6 +62,7 @@ class LabelSyncStack(Stack):
             config=config,
             take_turn=functions.take_turn,
             resolve=functions.resolve,
+            skip_unchanged=functions.skip_unchanged,
             apply=functions.apply,
             record_chunk=functions.record_chunk,
             report=functions.report,

@@ -31,6 +31,7 @@ from infra.function_specs import (
     RECORD_CHUNK,
     REPORT,
     RESOLVE,
+    SKIP_UNCHANGED,
     SYNC_LABELING_JOB,
     TAKE_TURN,
     TASK_FUNCTIONS,
@@ -62,6 +63,7 @@ from statemachine.definition import (
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
+    SKIP_UNCHANGED_FUNCTION,
     TAKE_TURN_FUNCTION,
     render,
 )
@@ -99,6 +101,7 @@ class OfflineConfig:
     report_max_errors: int = 100
     warnings_as_rejections: bool = False
     refuse_unusable: bool = False
+    delta_sync: bool = True  # context deltaSync
     log_level: str = "WARNING"
     endpoint_url: str | None = None  # a moto server in this process (offline.server); None: mock_aws
     # Each function in its own worker process held to its MemorySize and timeout (offline/lambda_sandbox.py).
@@ -298,6 +301,7 @@ class OfflineStack:
             {
                 TAKE_TURN_FUNCTION: self.functions[TAKE_TURN.name],
                 RESOLVE_DATASET_FUNCTION: self.functions[RESOLVE.name],
+                SKIP_UNCHANGED_FUNCTION: self.functions[SKIP_UNCHANGED.name],
                 APPLY_CHUNK_FUNCTION: self.functions[APPLY.name],
                 RECORD_CHUNK_FUNCTION: self.functions[RECORD_CHUNK.name],
                 REPORT_FUNCTION: self.functions[REPORT.name],
@@ -433,6 +437,7 @@ class OfflineStack:
             warnings_as_rejections=cfg.warnings_as_rejections,
             refuse_unusable=cfg.refuse_unusable,
             ledger_table=LEDGER_TABLE,
+            delta_sync=cfg.delta_sync,
         )
 
     def _create_function(self, spec: FunctionSpec, values: EnvValues, role: str) -> str:

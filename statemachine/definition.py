@@ -18,11 +18,13 @@ RESOLVE_DATASET_FUNCTION = "ResolveDatasetFunctionArn"
 APPLY_CHUNK_FUNCTION = "ApplyChunkFunctionArn"
 REPORT_FUNCTION = "ReportFunctionArn"
 TAKE_TURN_FUNCTION = "TakeTurnFunctionArn"
+SKIP_UNCHANGED_FUNCTION = "SkipUnchangedFunctionArn"
 RECORD_CHUNK_FUNCTION = "RecordChunkFunctionArn"
 REPORT_TOPIC = "ReportTopicArn"  # the bare alert when the report function itself fails
 PLACEHOLDERS: tuple[str, ...] = (
     TAKE_TURN_FUNCTION,
     RESOLVE_DATASET_FUNCTION,
+    SKIP_UNCHANGED_FUNCTION,
     APPLY_CHUNK_FUNCTION,
     RECORD_CHUNK_FUNCTION,
     REPORT_FUNCTION,

@@ -42,6 +42,7 @@ from infra.function_specs import (
     RECORD_CHUNK,
     REPORT,
     RESOLVE,
+    SKIP_UNCHANGED,
     SYNC_LABELING_JOB,
     TAKE_TURN,
     EnvValues,
@@ -137,9 +138,11 @@ class PipelineFunctions(Construct):
             warnings_as_rejections=config.warnings_as_rejections,
             refuse_unusable=config.refuse_unusable,
             ledger_table=ledger.table_name,
+            delta_sync=config.delta_sync,
         )
         self.take_turn = self._function(TAKE_TURN, self._values)
         self.resolve = self._function(RESOLVE, self._values)
+        self.skip_unchanged = self._function(SKIP_UNCHANGED, self._values)
         self.apply = self._function(APPLY, self._values)
         self.record_chunk = self._function(RECORD_CHUNK, self._values)
         self.report = self._function(REPORT, self._values)
@@ -172,17 +175,24 @@ class PipelineFunctions(Construct):
             self._allow_datasets(self.resolve, "rekognition:DescribeDataset")
             self._allow_datasets(self.resolve, "rekognition:ListDatasetLabels")
             self._allow_datasets(self.apply, "rekognition:UpdateDatasetEntries")
+            # ApplyChunk: the dataset's LastUpdatedTimestamp just before each update (delta sync's index chain).
+            self._allow_datasets(self.apply, "rekognition:DescribeDataset")
             self._allow_datasets(self.report, "rekognition:ListDatasetEntries")
+            # SkipUnchanged: whether the dataset's index is current (DescribeDataset), else the listing.
+            self._allow_datasets(self.skip_unchanged, "rekognition:DescribeDataset")
+            self._allow_datasets(self.skip_unchanged, "rekognition:ListDatasetEntries")
         # TakeTurn reads the plan, chunks and the markers of the run it resumes; writes items.json, filtered
         # chunks and copied markers. PutObject for apply: a chunk the service refuses for its size is split
         # into part files under the run.
-        for function in (self.take_turn, self.apply, self.report):
+        # SkipUnchanged reads the items and chunks, the dataset's index (<work>datasets/...); writes filtered
+        # chunks, its decision, markers of chunks with nothing to send and a rebuilt index. ReportRun updates it.
+        for function in (self.take_turn, self.skip_unchanged, self.apply, self.report):
             self._allow(
                 function, ["s3:GetObject", "s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work)
             )
         self._allow(self.record_chunk, ["s3:PutObject"], [self._objects(work)], WORK_REASON.format(prefix=work))
         # Applied markers are listed (one object per chunk under <run>/applied/): the bucket, work prefix only.
-        for function in (self.take_turn, self.report):
+        for function in (self.take_turn, self.skip_unchanged, self.report):
             self._allow_listing(function, work)
         self._allow(self.report, ["sns:Publish"], [topic.topic_arn])
         # The completion event on the default bus: only our source and our detail-types.
@@ -206,7 +216,7 @@ class PipelineFunctions(Construct):
             "file of any run under the work prefix) is the narrowest.",
         )
         self._allow_key(self.resolve, ["kms:Decrypt"])  # the plan object, when the bucket is SSE-KMS
-        for function in (self.take_turn, self.apply, self.record_chunk, self.report):
+        for function in (self.take_turn, self.skip_unchanged, self.apply, self.record_chunk, self.report):
             self._allow_key(function, ENCRYPT_ACTIONS)
 
     def add_plan_function(
@@ -337,6 +347,7 @@ class PipelineFunctions(Construct):
         return {
             TAKE_TURN.name: self.take_turn,
             RESOLVE.name: self.resolve,
+            SKIP_UNCHANGED.name: self.skip_unchanged,
             APPLY.name: self.apply,
             RECORD_CHUNK.name: self.record_chunk,
             REPORT.name: self.report,

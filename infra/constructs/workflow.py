@@ -41,6 +41,7 @@ from statemachine.definition import (
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
+    SKIP_UNCHANGED_FUNCTION,
     TAKE_TURN_FUNCTION,
     definition_text,
     placeholders_in,
@@ -48,8 +49,9 @@ from statemachine.definition import (
 )
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-# What TakeTurn names the Distributed Map's item list (lambdas/labelsync/domain/runs.py RunLayout.items_key).
-ITEMS_FILE = "items.json"
+# What SkipUnchanged names the Distributed Map's item list (lambdas/labelsync/domain/runs.py
+# RunLayout.changed_items_key): TakeTurn's items.json less the chunks with nothing left to send.
+ITEMS_FILE = "items-changed.json"
 ITEM_READER = "arn:aws:states:::s3:getObject"
 
 
@@ -75,6 +77,7 @@ class PipelineWorkflow(Construct):
         config: PipelineConfig,
         take_turn: lambda_.IFunction,
         resolve: lambda_.IFunction,
+        skip_unchanged: lambda_.IFunction,
         apply: lambda_.IFunction,
         record_chunk: lambda_.IFunction,
         report: lambda_.IFunction,
@@ -88,12 +91,13 @@ class PipelineWorkflow(Construct):
         self.timeout_seconds = config.execution_budget().total
         text = with_timeout(definition_text(), self.timeout_seconds)
         self._check_item_readers(text)
-        tasks = (take_turn, resolve, apply, record_chunk, report)
+        tasks = (take_turn, resolve, skip_unchanged, apply, record_chunk, report)
         substitutions = self._substitutions(
             text,
             {
                 TAKE_TURN_FUNCTION: take_turn.function_arn,
                 RESOLVE_DATASET_FUNCTION: resolve.function_arn,
+                SKIP_UNCHANGED_FUNCTION: skip_unchanged.function_arn,
                 APPLY_CHUNK_FUNCTION: apply.function_arn,
                 RECORD_CHUNK_FUNCTION: record_chunk.function_arn,
                 REPORT_FUNCTION: report.function_arn,

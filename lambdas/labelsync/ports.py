@@ -56,6 +56,15 @@ class DatasetInfo:
 
 
 @dataclass(frozen=True)
+class DatasetState:
+    """DescribeDataset, as delta sync reads it: whether anything may have changed since a moment."""
+
+    status: str
+    last_updated: float | None  # LastUpdatedTimestamp, epoch seconds
+    total_entries: int
+
+
+@dataclass(frozen=True)
 class EntryPage:
     entries: list[str]  # JSON lines, as the service returns them
     next_token: str | None  # None: the last page
@@ -69,6 +78,8 @@ class Datasets(Protocol):
     def create(self, project_arn: str, dataset_type: str) -> str: ...
 
     def status(self, dataset_arn: str) -> str: ...
+
+    def describe(self, dataset_arn: str) -> DatasetState: ...
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None: ...
 

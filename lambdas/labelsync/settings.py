@@ -27,6 +27,7 @@ ENV_REPORT_MAX_ERRORS = "REPORT_MAX_ERRORS"
 ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
 ENV_REFUSE_UNUSABLE = "REFUSE_UNUSABLE"
 ENV_LEDGER_TABLE = "LEDGER_TABLE"
+ENV_DELTA_SYNC = "DELTA_SYNC"  # send only lines that differ from the dataset's entries
 ENV_LABELING_JOBS = "LABELING_JOBS"  # labelsync/labeling_job_routes.py reads it
 ENV_CLAIMS_TABLE = "LABELING_JOB_CLAIMS_TABLE"  # DynamoDB: which completed jobs were copied (idempotency)
 
@@ -79,6 +80,7 @@ class Settings:
     warnings_as_rejections: bool = False  # label-rule warnings reject the line instead of only reporting it
     refuse_unusable: bool = False  # refuse a manifest whose lines could not train a model (verdict UNUSABLE)
     ledger_table: str = ""  # DynamoDB: per-dataset run queue, lock and update timings
+    delta_sync: bool = True  # leave out lines identical to the dataset's entry (domain/entry_digest.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             warnings_as_rejections=_bool(env, ENV_WARNINGS_AS_REJECTIONS, False),
             refuse_unusable=_bool(env, ENV_REFUSE_UNUSABLE, False),
             ledger_table=env.get(ENV_LEDGER_TABLE, ""),
+            delta_sync=_bool(env, ENV_DELTA_SYNC, True),
         )
 
     def require(self, *names: str) -> None:

@@ -74,6 +74,16 @@ class CallRecord:
     at: float  # simulated time
 
 
+@dataclass(frozen=True)
+class UpdateRecord:
+    """One UpdateDatasetEntries call the service accepted: lets tests count the lines a run sent."""
+
+    arn: str
+    lines: int
+    bytes: int
+    at: float  # simulated time
+
+
 @dataclass
 class Project:
     name: str
@@ -119,6 +129,7 @@ class CustomLabelsBackend(BaseBackend):
         self.limits = DatasetLimits()
         self.entry_form: Form = DATASET_FORM  # how ListDatasetEntries writes findings (entry_rules.render)
         self.calls: list[CallRecord] = []
+        self.updates: list[UpdateRecord] = []
         self._lock = threading.RLock()
         self._projects: dict[str, Project] = {}  # by ARN, in creation order
         self._datasets: dict[str, Dataset] = {}
@@ -318,6 +329,8 @@ class CustomLabelsBackend(BaseBackend):
             if forced is None:
                 entries, failure = self._decide(parse_change(ground_truth), dataset.buckets)
             seconds = self.timing.update_seconds_for(dataset_arn, ground_truth)
+            lines = sum(1 for line in ground_truth.split(b"\n") if line.strip())
+            self.updates.append(UpdateRecord(dataset_arn, lines, len(ground_truth), self.clock.now()))
             dataset.begin(
                 self.clock.now(), seconds, creating=False, entries=entries, failure=failure, limits=self.limits
             )

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from offline.stack import OfflineConfig, OfflineStack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
@@ -142,18 +144,26 @@ def test_throttling_then_success(stack: OfflineStack) -> None:
     assert len([c for c in stack.service.calls if c.operation == "UpdateDatasetEntries"]) == 7
 
 
-def test_busy_dataset_is_waited_for_then_updated(stack: OfflineStack) -> None:
-    arn = dataset_arn(stack, "TRAIN")
-    assert stack.wait_for_dataset(arn) == "CREATE_COMPLETE"
-    # Long enough to outlast the plan step's first (cold) invocation: 1 simulated second is 1 ms here.
-    stack.service.faults.outside_update(arn, seconds=1500)
-    stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
-    (execution,) = stack.wait_until_idle()
-    assert execution["status"] == "SUCCEEDED"
-    applies = [i for i in stack.runtime.invocations if i.function.endswith("ApplyChunk")]
-    assert applies[0].error and applies[0].error["errorType"] == "DatasetBusyError"
-    assert applies[-1].error is None
-    assert only_report(stack)["outcome"] == "SUCCEEDED"
+@pytest.mark.parametrize("delta_sync", [True, False])
+def test_busy_dataset_is_waited_for_then_updated(delta_sync: bool) -> None:
+    """Someone else's update is under way when the run's turn comes: delta sync waits for it before it
+    compares anything (entries may change when it completes); without delta sync, ApplyChunk does."""
+    with OfflineStack(OfflineConfig(time_scale=0.001, delta_sync=delta_sync)) as stack:
+        stack.create_project("demo-project", ["TRAIN"])
+        arn = dataset_arn(stack, "TRAIN")
+        assert stack.wait_for_dataset(arn) == "CREATE_COMPLETE"
+        # Long enough to outlast the plan step's first (cold) invocation: 1 simulated second is 1 ms here.
+        stack.service.faults.outside_update(arn, seconds=1500)
+        stack.drop("incoming/demo-project/train/pets-clean.jsonl", CLEAN)
+        (execution,) = stack.wait_until_idle()
+        assert execution["status"] == "SUCCEEDED"
+        waiting = "SkipUnchanged" if delta_sync else "ApplyChunk"
+        steps = [i for i in stack.runtime.invocations if i.function.endswith(waiting)]
+        assert steps[0].error and steps[0].error["errorType"] == "DatasetBusyError"
+        assert steps[-1].error is None
+        applies = [i for i in stack.runtime.invocations if i.function.endswith("ApplyChunk")]
+        assert applies[-1].error is None
+        assert only_report(stack)["outcome"] == "SUCCEEDED"
 
 
 def test_duplicate_s3_event_starts_one_execution(stack: OfflineStack) -> None:
@@ -217,10 +227,13 @@ def _function(stack: OfflineStack, name: str) -> Any:
 
 
 def _redeploy_plan_env(stack: OfflineStack, **env: str) -> None:
+    """New values for these variables, in the plan function and every other function that reads them
+    (CHUNK_LIMIT_BYTES: SkipUnchanged joins chunks under the same limit)."""
     lam = stack.client("lambda")
-    name = stack.functions["PlanManifest"]
-    current = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**current, **env}})
+    for name in stack.functions.values():
+        current = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        if name == stack.functions["PlanManifest"] or set(env) & set(current):
+            lam.update_function_configuration(FunctionName=name, Environment={"Variables": {**current, **env}})
 
 
 def test_gzipped_manifest_is_read_and_a_corrupt_one_is_rejected(stack: OfflineStack) -> None:
@@ -258,9 +271,11 @@ def test_update_that_outlasts_the_poll_timeout_fails_with_an_alert() -> None:
         assert execution["status"] == "FAILED" and execution["error"] == "ChunkFailed"
         report = only_report(stack)
         assert report["failure"]["error"] == "DatasetUpdateTimedOut" and report["failure"]["chunk"] == 0
-        # Capped doubling from 5 s: 5+10+20+40+60 = 135 s >= 120 s after 5 waits.
-        describes = [c for c in stack.service.calls if c.operation == "DescribeDataset"]
-        assert len(describes) == 5
+        # Capped doubling from 5 s: 5+10+20+40+60 = 135 s >= 120 s after 5 waits. (Before the update, delta
+        # sync and ApplyChunk each read the dataset's timestamp once: those are not polls.)
+        (update,) = [c for c in stack.service.calls if c.operation == "UpdateDatasetEntries"]
+        polls = [c for c in stack.service.calls if c.operation == "DescribeDataset" and c.at > update.at]
+        assert len(polls) == 5
 
 
 def test_missing_project_fails_with_an_alert() -> None:

@@ -22,13 +22,13 @@ def only_report(stack: OfflineStack) -> dict[str, Any]:
     return reports[0]
 
 
-def classification(index: int) -> bytes:
+def classification(index: int, label: str | None = None) -> bytes:
     line = {
         "source-ref": f"s3://labelsync-demo-images/many/img-{index:04d}.jpg",
         "animal": index % 2,
         "animal-metadata": {
             "confidence": 1,
-            "class-name": ["cat", "dog"][index % 2],
+            "class-name": label or ["cat", "dog"][index % 2],
             "human-annotated": "yes",
             "creation-date": "2023-01-01T00:00:00",
             "type": "groundtruth/image-classification",
@@ -55,6 +55,7 @@ def test_a_normal_run_accounts_for_every_line_and_finds_every_image(stack: Offli
             "rejected": 2,
             "superseded": 1,
             "supersededByNewer": 0,
+            "unchanged": 0,
             "applied": 9,
             "notApplied": 0,
         },
@@ -71,8 +72,9 @@ def test_listing_reads_every_page_and_stops_once_the_manifests_images_are_seen(s
     stack.wait_until_idle()
     first = list_calls(stack)
     assert first == 1 + 3  # entries with errors (one page), then all 250 entries (three pages)
-    # Re-sending the first two images: both are on the first page of the listing.
-    stack.drop("incoming/demo-project/train/again.jsonl", classification(0) + classification(1))
+    # Relabelling the first two images (sent again: delta sync leaves out only unchanged lines): both are on
+    # the first page of the listing.
+    stack.drop("incoming/demo-project/train/again.jsonl", classification(0, "fox") + classification(1, "fox"))
     stack.wait_until_idle()
     assert list_calls(stack) - first == 1 + 1
     reports = stack.reports()

@@ -21,6 +21,7 @@ HANDLERS = {
     "plan": "labelsync.handlers.plan_manifest.handler",
     "take_turn": "labelsync.handlers.take_turn.handler",
     "resolve": "labelsync.handlers.resolve_dataset.handler",
+    "skip_unchanged": "labelsync.handlers.skip_unchanged.handler",
     "apply": "labelsync.handlers.apply_chunk.handler",
     "record_chunk": "labelsync.handlers.record_chunk.handler",
     "report": "labelsync.handlers.report_run.handler",

@@ -198,8 +198,9 @@ def test_the_definition_has_the_distributed_map_these_grants_are_for() -> None:
     (chunks,) = distributed_maps(json.loads(definition_text()))
     assert chunks["ItemReader"]["Resource"] == ITEM_READER
     assert chunks["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
-    assert chunks["ItemReader"]["Parameters"]["Key.$"] == "$.turn.itemsKey"  # TakeTurn writes <run>/items.json
-    assert ITEMS_FILE == "items.json"
+    # TakeTurn writes <run>/items.json, SkipUnchanged <run>/items-changed.json (the chunks still to send)
+    assert chunks["ItemReader"]["Parameters"]["Key.$"] == "$.delta.itemsKey"
+    assert ITEMS_FILE == "items-changed.json"
 
 
 def test_distributed_map_grants_live_in_a_separate_policy_of_the_state_machine_role(synth: Synth) -> None:
@@ -254,7 +255,7 @@ def _arn_join(head: str, suffix: str) -> dict[str, Any]:
 def test_state_machine_reads_only_the_items_files_and_publishes_only_to_the_report_topic(synth: Synth) -> None:
     bucket = "${" + synth.bucket + ".Arn}"
     machine = synth.grants("statemachine")
-    assert {r for a, r in machine if a.startswith("s3:")} == {f"{bucket}/runs/*/items.json"}
+    assert {r for a, r in machine if a.startswith("s3:")} == {f"{bucket}/runs/*/items-changed.json"}
     assert {a for a, _ in machine if a.startswith("s3:")} == {"s3:GetObject"}
     assert {r for a, r in machine if a.startswith("sns:")} == {"${" + synth.topic + "}"}
     assert {a for a, _ in machine if a.startswith("sns:")} == {"sns:Publish"}
@@ -284,7 +285,9 @@ def test_take_turn_lists_only_under_the_work_prefix_and_looks_up_only_this_state
     custom = synth_of(projects=PROJECTS, workPrefix="work/sync/")
     (statement,) = [s for s in custom.statements(custom.roles["report"]) if "s3:ListBucket" in _list(s["Action"])]
     assert statement["Condition"] == {"StringLike": {"s3:prefix": ["work/sync/*"]}}
-    assert ("s3:GetObject", "${" + custom.bucket + ".Arn}/work/sync/*/items.json") in custom.grants("statemachine")
+    assert ("s3:GetObject", "${" + custom.bucket + ".Arn}/work/sync/*/items-changed.json") in custom.grants(
+        "statemachine"
+    )
 
 
 def test_executions_that_end_without_success_go_to_the_report_function() -> None:

@@ -185,7 +185,12 @@ def test_rekognition_and_s3_grants_are_scoped_to_configured_projects_and_prefixe
     typed = {f"{head}{p}/dataset/{t}/*" for p in projects for t in ("train", "test")}
     allowed_rekognition = {f"{head}{p}/*" for p in projects} | typed | {"*"}
     bucket = "${" + synth.bucket + ".Arn}"
-    objects = (f"{bucket}/incoming/*", f"{bucket}/runs/*", f"{bucket}/runs/*/items.json", f"{bucket}/runs/*/plan.json")
+    objects = (
+        f"{bucket}/incoming/*",
+        f"{bucket}/runs/*",
+        f"{bucket}/runs/*/items-changed.json",
+        f"{bucket}/runs/*/plan.json",
+    )
     # The labeling-job sync also reads the routes' output paths and lists its copy's key under incoming/.
     routes = VARIANTS[name].get("labelingJobs", [])
     outputs = {f"arn:${{AWS::Partition}}:s3:::{r['outputPath'].removeprefix('s3://')}*" for r in routes}
@@ -319,8 +324,8 @@ def test_existing_key_arn_is_used_as_is(several: Synth) -> None:
 
 def test_log_retention_from_context(keyed: Synth) -> None:
     groups = keyed.of_type("AWS::Logs::LogGroup")
-    # six functions, the labeling-job sync and the state machine
-    assert len(groups) == 8 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
+    # seven functions, the labeling-job sync and the state machine
+    assert len(groups) == 9 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
 
 
 # --- topics and subscriptions --------------------------------------------------------------------------
@@ -395,7 +400,7 @@ def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def test_every_alarm_notifies_the_alert_topic(default: Synth) -> None:
     found = default.of_type("AWS::CloudWatch::Alarm")
-    assert len(found) == 11  # 5 pipeline alarms + one per function (6)
+    assert len(found) == 12  # 5 pipeline alarms + one per function (7)
     for alarm in found.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": default.alert_topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

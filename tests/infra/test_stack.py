@@ -15,6 +15,7 @@ from labelsync.event_contract import DETAIL_TYPES, RUN_FAILED, SOURCE
 from labelsync.settings import (
     ENV_BUCKET,
     ENV_CHUNK_LIMIT,
+    ENV_DELTA_SYNC,
     ENV_INCOMING_PREFIX,
     ENV_LEDGER_TABLE,
     ENV_POLL_INITIAL,
@@ -36,6 +37,7 @@ from statemachine.definition import (
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
+    SKIP_UNCHANGED_FUNCTION,
     TAKE_TURN_FUNCTION,
     definition_text,
 )
@@ -62,6 +64,7 @@ PIPELINE_ENV = {
     "apply": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE, ENV_POLL_INITIAL, ENV_POLL_MAX, ENV_POLL_TIMEOUT},
     "record_chunk": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE},
     "report": {ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS, ENV_LEDGER_TABLE},
+    "skip_unchanged": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT},
 }
 SIZES = {
     "plan": (1024, 900),
@@ -70,8 +73,9 @@ SIZES = {
     "apply": (512, 300),
     "record_chunk": (256, 60),
     "report": (512, 900),
+    "skip_unchanged": (1024, 900),  # the dataset's index and one chunk; a listing step stops at half its time
 }
-TASKS = ("take_turn", "resolve", "apply", "record_chunk", "report")
+TASKS = ("take_turn", "resolve", "skip_unchanged", "apply", "record_chunk", "report")
 
 # Actions that accept no resource ARN (or whose resource is not knowable here): the only ones allowed on "*".
 STAR_ACTIONS = {
@@ -201,7 +205,7 @@ def test_report_topic_requires_tls(synth: Synth) -> None:
 # --- functions -----------------------------------------------------------------------------------------
 
 
-def test_six_pipeline_functions_share_runtime_architecture_and_one_self_contained_code_asset(synth: Synth) -> None:
+def test_seven_pipeline_functions_share_runtime_architecture_and_one_self_contained_code_asset(synth: Synth) -> None:
     props = {name: synth.props(fid) for name, fid in synth.functions.items()}
     for name, p in props.items():
         assert p["Runtime"] == "python3.14", name
@@ -258,8 +262,8 @@ def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synt
         log_groups.add(log_group)
         assert synth.props(log_group)["RetentionInDays"] > 0, name
         assert "ManagedPolicyArns" not in synth.props(synth.roles[name]), name
-    assert len(log_groups) == 6
-    assert len({synth.roles[name] for name in HANDLERS}) == 6
+    assert len(log_groups) == 7
+    assert len({synth.roles[name] for name in HANDLERS}) == 7
 
 
 # --- state machine -------------------------------------------------------------------------------------
@@ -277,6 +281,7 @@ def test_state_machine_runs_the_checked_in_definition(synth: Synth) -> None:
     assert substitutions == {
         TAKE_TURN_FUNCTION: {"Fn::GetAtt": [synth.functions["take_turn"], "Arn"]},
         RESOLVE_DATASET_FUNCTION: {"Fn::GetAtt": [synth.functions["resolve"], "Arn"]},
+        SKIP_UNCHANGED_FUNCTION: {"Fn::GetAtt": [synth.functions["skip_unchanged"], "Arn"]},
         APPLY_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["apply"], "Arn"]},
         RECORD_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["record_chunk"], "Arn"]},
         REPORT_FUNCTION: {"Fn::GetAtt": [synth.functions["report"], "Arn"]},
@@ -363,7 +368,15 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("s3:GetObject", work),
             ("s3:PutObject", work),  # a chunk refused for its size is split into part files
             *{("rekognition:UpdateDatasetEntries", arn) for arn in DATASETS},
+            *{("rekognition:DescribeDataset", arn) for arn in DATASETS},  # the timestamp before each update
             ("dynamodb:GetItem", table),
+        },
+        "skip_unchanged": {
+            ("s3:GetObject", work),  # items, chunks, the dataset's index
+            ("s3:PutObject", work),  # filtered chunks, delta records, markers, the index a listing rebuilt
+            ("s3:ListBucket", listing),
+            *{("rekognition:DescribeDataset", arn) for arn in DATASETS},  # is the index current?
+            *{("rekognition:ListDatasetEntries", arn) for arn in DATASETS},  # if not, the listing
         },
         "record_chunk": {
             ("s3:PutObject", work),
@@ -393,7 +406,7 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
         *{("rekognition:DescribeDataset", arn) for arn in DATASETS},
         ("sns:Publish", "${" + synth.topic + "}"),
         ("events:PutEvents", f"{EVENT_BUS} if {event_condition(RUN_FAILED)}"),
-        ("s3:GetObject", f"{bucket}/runs/*/items.json"),
+        ("s3:GetObject", f"{bucket}/runs/*/items-changed.json"),
         ("states:StartExecution", "${" + synth.state_machine + "}"),
         ("states:DescribeExecution", head + "/*"),
         ("states:DescribeExecution", head + ":*"),
@@ -416,9 +429,10 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
     ("action", "roles"),
     [
         ("rekognition:UpdateDatasetEntries", {"apply"}),
-        ("rekognition:ListDatasetEntries", {"report"}),
-        # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's.
-        ("rekognition:DescribeDataset", {"statemachine", "resolve"}),
+        ("rekognition:ListDatasetEntries", {"report", "skip_unchanged"}),
+        # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's;
+        # skip_unchanged and apply read its LastUpdatedTimestamp (delta sync).
+        ("rekognition:DescribeDataset", {"statemachine", "resolve", "skip_unchanged", "apply"}),
         ("rekognition:CreateDataset", {"resolve"}),
         ("rekognition:ListDatasetLabels", {"resolve"}),
         # AlertWithoutReport publishes from the state machine when the report function failed too.
@@ -429,7 +443,7 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
         ("states:DescribeExecution", {"plan", "take_turn", "statemachine"}),
         ("dynamodb:Query", {"take_turn"}),
         ("dynamodb:UpdateItem", {"take_turn", "report"}),
-        ("s3:ListBucket", {"take_turn", "report"}),
+        ("s3:ListBucket", {"take_turn", "skip_unchanged", "report"}),
     ],
 )
 def test_sensitive_actions_only_in_their_roles(synth: Synth, action: str, roles: set[str]) -> None:

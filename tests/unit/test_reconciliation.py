@@ -87,6 +87,7 @@ def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() ->
             "rejected": 1,
             "superseded": 1,
             "supersededByNewer": 0,
+            "unchanged": 0,
             "applied": 5,
             "notApplied": 0,
         },
@@ -145,6 +146,7 @@ def test_a_rejected_manifest_applies_nothing_and_still_balances() -> None:
         "rejected": 2,
         "superseded": 0,
         "supersededByNewer": 0,
+        "unchanged": 0,
         "applied": 0,
         "notApplied": 1,
     }

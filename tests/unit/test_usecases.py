@@ -11,7 +11,7 @@ import pytest
 
 from labelsync.domain.errors import DatasetLabelLimitError, DatasetMissingError, DatasetNotAllowedError
 from labelsync.domain.runs import ManifestRef
-from labelsync.ports import DatasetInfo, EntryPage
+from labelsync.ports import DatasetInfo, DatasetState, EntryPage
 from labelsync.settings import ProjectPolicy, Settings
 from labelsync.usecases.plan_run import plan_and_start
 from labelsync.usecases.report_run import report_run
@@ -93,6 +93,9 @@ class FakeDatasets:
 
     def status(self, dataset_arn: str) -> str:
         return "CREATE_IN_PROGRESS"
+
+    def describe(self, dataset_arn: str) -> DatasetState:
+        return DatasetState("UPDATE_COMPLETE", 1_700_000_000.0, len(self.present))
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         raise AssertionError("not used")

@@ -10,6 +10,7 @@ import pytest
 
 from cli.validate import main
 from labelsync.domain.errors import ChunkRejectedError, ChunkTooLargeError
+from labelsync.ports import DatasetState
 from labelsync.settings import Settings, SettingsError
 from labelsync.usecases.apply_chunk import apply_chunk, split_in_two
 
@@ -79,6 +80,9 @@ class Datasets:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.sent: list[bytes] = []
+
+    def describe(self, dataset_arn: str) -> DatasetState:
+        return DatasetState("UPDATE_COMPLETE", 1_700_000_000.0 + len(self.sent), 0)
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         if len(changes) > self.limit:

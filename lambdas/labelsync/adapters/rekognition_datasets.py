@@ -20,7 +20,8 @@ from labelsync.domain.errors import (
     ServiceThrottledError,
     ServiceUnavailableError,
 )
-from labelsync.ports import DatasetInfo, EntryPage
+from labelsync.domain.poll_schedule import epoch_seconds
+from labelsync.ports import DatasetInfo, DatasetState, EntryPage
 
 BUSY = {"ResourceInUseException", "ResourceNotReadyException"}
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
@@ -88,6 +89,17 @@ class RekognitionDatasets:
             return str(self._rek.describe_dataset(DatasetArn=dataset_arn)["DatasetDescription"]["Status"])
         except ClientError as exc:
             raise _translate(exc, "DescribeDataset") from exc
+
+    def describe(self, dataset_arn: str) -> DatasetState:
+        try:
+            description = self._rek.describe_dataset(DatasetArn=dataset_arn)["DatasetDescription"]
+        except ClientError as exc:
+            raise _translate(exc, "DescribeDataset") from exc
+        return DatasetState(
+            status=str(description["Status"]),
+            last_updated=epoch_seconds(description.get("LastUpdatedTimestamp")),
+            total_entries=int((description.get("DatasetStats") or {}).get("TotalEntries", 0)),
+        )
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         try:

@@ -35,6 +35,13 @@ class RunRefs:
     lines: int
     distinct: tuple[bytes, ...]  # ref_key of each distinct ref, in first-seen order
 
+    def without(self, keys: frozenset[bytes]) -> RunRefs:
+        """The refs less `keys` (lines delta sync did not send); `lines` counts the distinct ones left."""
+        if not keys:
+            return self
+        kept = tuple(key for key in self.distinct if key not in keys)
+        return RunRefs(len(kept), kept)
+
     @classmethod
     def read(cls, refs: Iterable[str]) -> RunRefs:
         lines, seen = 0, dict[bytes, None]()

@@ -127,13 +127,15 @@ def reconcile(
     refs: RunRefs | None,
     check: DatasetCheck,
     superseded_by_newer: int = 0,
+    unchanged: int = 0,
     complete: bool = False,
 ) -> dict[str, Any]:
     """Account for every line read: the `reconciliation` object of the report.
 
-    Balanced when blank + rejected + superseded + supersededByNewer + applied + notApplied =
+    Balanced when blank + rejected + superseded + supersededByNewer + unchanged + applied + notApplied =
     linesRead (supersededByNewer: accepted lines left out because a manifest written later was
-    already applied to the dataset), every
+    already applied to the dataset; unchanged: accepted lines delta sync left out because the dataset
+    holds them as they are), every
     rejected line is listed with a code and a message, every superseded line is listed, and
     (when the run's source-refs are at hand) they hold exactly one ref per accepted or
     superseded line and one distinct ref per accepted line.
@@ -146,11 +148,12 @@ def reconcile(
         "rejected": rejected,
         "superseded": superseded,
         "supersededByNewer": superseded_by_newer,
+        "unchanged": unchanged,
         "applied": applied,
-        "notApplied": accepted - applied - superseded_by_newer,
+        "notApplied": accepted - applied - superseded_by_newer - unchanged,
     }
     balanced = (
-        0 <= applied <= accepted - superseded_by_newer
+        0 <= applied <= accepted - superseded_by_newer - unchanged
         and not (complete and accounted["notApplied"])  # after the last chunk every accepted line is accounted
         and sum(accounted.values()) == lines_read
         and rejected_lines.count == rejected
@@ -250,6 +253,8 @@ def summary_line(report: Mapping[str, Any]) -> str:
     )
     if report.get("supersededByNewerManifest"):
         tail += f", {len(report['supersededByNewerManifest'])} left out (a newer manifest was applied first)"
+    if counts.get("unchanged"):
+        tail += f", {counts['unchanged']} unchanged (the dataset holds them as they are: not sent)"
     if report.get("resume"):
         tail += f"; resumed: {len(report['resume'].get('skippedChunks') or [])} chunk(s) already applied"
     if counts.get("warned") or counts.get("converted"):
@@ -284,6 +289,7 @@ def build_report(
     superseded_by_newer: Sequence[Mapping[str, Any]] = (),
     resume: Mapping[str, Any] | None = None,
     side_files: Mapping[str, str] | None = None,
+    delta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED.
 
@@ -298,6 +304,7 @@ def build_report(
     counts["entriesWithErrors"] = found.entries_with_errors
     counts["entryErrors"] = found.error_count
     counts["entryWarnings"] = found.warning_count
+    counts["unchanged"] = int((delta or {}).get("unchanged", 0))
     checked = bool(reconciliation and reconciliation.get("checked"))
     readiness = readiness_after_update(plan.get("readiness"), counts["entriesWithErrors"] if checked else None)
     outcome = decide_outcome(
@@ -325,6 +332,7 @@ def build_report(
         "supersededLines": list(superseded_lines),
         "supersededByNewerManifest": list(superseded_by_newer),
         "resume": dict(resume) if resume else None,
+        "delta": dict(delta) if delta else None,
         "warnings": list(plan.get("warnings") or []),
         "warningCodes": dict(plan.get("warningCodes") or {}),
         "codes": codes_by_kind(plan.get("warningCodes") or {}),
@@ -400,8 +408,10 @@ def email_text(message: Mapping[str, Any]) -> str:
     readiness = message.get("readiness")
     if readiness and not message.get("rejection"):
         lines.append(f"Training readiness: {readiness['verdict']}: {show(str(readiness['reason']))}")
+    unchanged = int(counts.get("unchanged", 0))
+    kept = f", {unchanged:,} unchanged (already in the dataset as they are, not sent again)" if unchanged else ""
     lines.append(
-        f"Lines: {counts.get('linesRead', 0):,} read, {counts.get('accepted', 0):,} sent, "
+        f"Lines: {counts.get('linesRead', 0):,} read, {int(counts.get('accepted', 0)) - unchanged:,} sent{kept}, "
         f"{counts.get('rejected', 0):,} rejected, {counts.get('superseded', 0):,} superseded, "
         f"{counts.get('blank', 0):,} blank; {counts.get('entriesWithErrors', 0):,} images flagged by the service"
     )

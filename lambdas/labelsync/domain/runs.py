@@ -134,9 +134,42 @@ class RunLayout:
         return f"{self.scan_prefix(execution)}findings-{part:06d}.jsonl"
 
     @property
+    def delta_key(self) -> str:
+        """Delta sync's decision for the run: where the dataset's state came from, and why."""
+        return f"{self.prefix}delta.json"
+
+    @property
+    def delta_prefix(self) -> str:
+        return f"{self.prefix}delta/"
+
+    def delta_chunk_key(self, chunk: int) -> str:
+        """Per chunk: the lines left out as unchanged, and the digests of the lines sent."""
+        return f"{self.delta_prefix}{chunk:06d}.json"
+
+    @property
+    def delta_listing_key(self) -> str:
+        """Where a listing of the dataset that takes several steps stopped (SkipUnchanged)."""
+        return f"{self.prefix}delta-listing/state.json"
+
+    def delta_listing_part_key(self, part: int) -> str:
+        """The entries one listing step read (ref key, digest: 32 bytes each)."""
+        return f"{self.prefix}delta-listing/part-{part:06d}.bin"
+
+    @property
+    def changed_items_key(self) -> str:
+        """The Distributed Map's items once unchanged lines are left out."""
+        return f"{self.prefix}items-changed.json"
+
+    @property
     def applied_prefix(self) -> str:
         return f"{self.prefix}applied/"
 
     def applied_key(self, chunk: int) -> str:
         """Written once the chunk's update completed: what resumes skip and the report counts."""
         return f"{self.applied_prefix}{chunk:06d}.json"
+
+
+def dataset_index_key(work_prefix: str, dataset_key: str) -> str:
+    """Delta sync's index of one dataset (`<project>/<TRAIN|TEST>`): beside the runs, never a run's folder
+    (run folders are `<name>-<digest>`)."""
+    return f"{work_prefix}datasets/{dataset_key}/index.bin"

@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         RekognitionDatasets(client("rekognition")),
         schedule=schedule,
         key=event.get("key"),
+        parts=event.get("parts") or (),
     )
     count(CHUNKS_SENT, 1)
     count(BYTES_SENT, float(result.get("bytes", 0)), MetricUnit.Bytes)

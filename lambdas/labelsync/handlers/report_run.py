@@ -7,7 +7,6 @@ FAILED / TIMED_OUT / ABORTED, which alerts for runs that could not report themse
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +17,7 @@ from labelsync.adapters.eventbridge_events import EventBridgeEvents
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.adapters.s3_store import S3Store
 from labelsync.adapters.sns_notifier import SnsNotifier
-from labelsync.domain.dataset_scan import TIME_SHARE
+from labelsync.handlers.time_budget import half_time_left
 from labelsync.observability import (
     ENTRIES_WITH_ERRORS,
     RUN_OUTCOME_METRICS,
@@ -33,13 +32,6 @@ from labelsync.settings import Settings
 from labelsync.usecases.report_run import report_execution_end, report_run
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
-
-
-def half_time_left(context: LambdaContext) -> Callable[[], bool]:
-    """True while less than TIME_SHARE of this invocation's time is used (Lambda gives no timeout, only what is left)."""
-    at_start = context.get_remaining_time_in_millis()
-    floor = at_start * (1 - TIME_SHARE)
-    return lambda: context.get_remaining_time_in_millis() > floor
 
 
 @logger.inject_lambda_context(clear_state=True)

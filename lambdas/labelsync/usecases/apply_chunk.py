@@ -12,7 +12,7 @@ run's plan, so the report names it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from labelsync import clock
@@ -53,14 +53,27 @@ def apply_chunk(
     *,
     schedule: Schedule,
     key: str | None = None,
+    parts: Sequence[Mapping[str, Any]] = (),
     now: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """Send the chunk (at `key`, else its planned key) or its next pending part; return the poll schedule."""
+    """Send the chunk (at `key`, else its planned key), the chunks `parts` lists together (delta sync joins
+    what is left of several), or the next pending part; return the poll schedule."""
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
     pending = [str(k) for k in run.get("pending") or []]
-    key = pending.pop(0) if pending else (key or layout.chunk_key(chunk))
-    data = store.get_bytes(bucket, key)
+    if pending:
+        key = pending.pop(0)
+        data = store.get_bytes(bucket, key)
+    elif len(parts) > 1:
+        data = b"".join(_ending(store.get_bytes(bucket, str(part["key"]))) for part in parts)
+        key = layout.part_key(chunk, "joined")  # one file, so a size refusal has something to split
+        store.put_bytes(bucket, key, data, content_type="application/x-ndjson")
+    else:
+        key = key or layout.chunk_key(chunk)
+        data = store.get_bytes(bucket, key)
     split = False
+    # The dataset's LastUpdatedTimestamp just before our update: the report links each update to the one
+    # before it, so an update by anyone else in between keeps the dataset's index from being trusted.
+    before = datasets.describe(dataset_arn).last_updated
     while True:
         try:
             datasets.update_entries(dataset_arn, data)
@@ -70,12 +83,12 @@ def apply_chunk(
             if halves is None:
                 raise ChunkRejectedError(f"{exc} (a single line: it cannot be split)") from exc
             stem = key.removesuffix(".jsonl")
-            parts = [f"{stem}.p1.jsonl", f"{stem}.p2.jsonl"]
-            for part_key, part in zip(parts, halves, strict=True):
-                store.put_bytes(bucket, part_key, part, content_type="application/x-ndjson")
-            _record_split(store, bucket, layout, chunk, key, len(data), parts, str(exc))
-            pending.insert(0, parts[1])
-            key, data, split = parts[0], halves[0], True
+            halves_keys = [f"{stem}.p1.jsonl", f"{stem}.p2.jsonl"]
+            for part_key, half in zip(halves_keys, halves, strict=True):
+                store.put_bytes(bucket, part_key, half, content_type="application/x-ndjson")
+            _record_split(store, bucket, layout, chunk, key, len(data), halves_keys, str(exc))
+            pending.insert(0, halves_keys[1])
+            key, data, split = halves_keys[0], halves[0], True
     sent_at = (now or clock.now)()
     lines = data.count(b"\n")
     return {
@@ -86,8 +99,13 @@ def apply_chunk(
         "split": split,
         "pending": pending,
         "sentAt": sent_at,
+        "before": before,
         "wait": wait_state(schedule(len(data), lines)),
     }
+
+
+def _ending(data: bytes) -> bytes:
+    return data if data.endswith(b"\n") else data + b"\n"
 
 
 def _record_split(

@@ -37,9 +37,19 @@ def record_chunk(
         "waitedSeconds": waited,
         "updateSeconds": round(seconds, 3),
         "sentAt": sent_at,
+        # LastUpdatedTimestamp before the chunk's (last) update and once it completed: delta sync's index chain.
+        "before": applied.get("before"),
+        "finishedAt": finished,
     }
     layout = RunLayout(str(run["prefix"]))
-    store.put_bytes(str(run["bucket"]), layout.applied_key(chunk), json.dumps(marker).encode())
+    parts = event.get("parts") or []
+    if len(parts) > 1:  # several chunks sent in one update: a marker each, with its own lines and key
+        for part in parts:
+            own = {**marker, "chunk": int(part["chunk"]), "key": part["key"], "lines": int(part["lines"])}
+            own["joinedWith"] = [int(p["chunk"]) for p in parts]
+            store.put_bytes(str(run["bucket"]), layout.applied_key(own["chunk"]), json.dumps(own).encode())
+    else:
+        store.put_bytes(str(run["bucket"]), layout.applied_key(chunk), json.dumps(marker).encode())
     dataset = str(event.get("datasetKey") or "")
     if dataset and seconds > 0:
         history = UpdateHistory.from_json(ledger.load_timings(dataset))

@@ -31,6 +31,7 @@ from labelsync.domain.report import (
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.side_files import side_file_items, side_file_values, summarize
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunEvents, RunLedger
+from labelsync.usecases.delta_index import read_delta, update_index
 from labelsync.usecases.scan_dataset import scan_check, scan_progress, scan_step, stored_findings
 
 
@@ -59,6 +60,8 @@ def report_run(
     dataset = state.get("dataset") or {}
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
+    delta = read_delta(store, bucket, layout)
+    flagged_refs: set[str] = set()
     entry_findings = EntryFindings()
     refs: RunRefs | None = None
     check = NOT_CHECKED
@@ -81,12 +84,14 @@ def report_run(
             dataset_arn=str(dataset_arn),
             execution=execution,
             refs=refs,
+            sent=refs.without(delta.unchanged_refs),  # unchanged lines were not sent: nothing to look for
             time_left=time_left,
             max_pages=max_pages,
         )
         if scan.phase != DONE:
             return {"outcome": "PENDING", "continue": True, "scan": scan_progress(scan)}
         entry_findings = EntryFindings.collect(stored_findings(store, bucket, layout, scan))
+        flagged_refs = {f.source_ref for f in stored_findings(store, bucket, layout, scan) if f.level == "error"}
         check = scan_check(scan, recorded)
         side_files["entryFindingsUri"] = f"s3://{bucket}/{layout.scan_prefix(execution)}"
 
@@ -109,11 +114,24 @@ def report_run(
         refs=refs,
         check=check,
         superseded_by_newer=len(by_newer),
+        unchanged=delta.unchanged,
         complete=requested == "COMPLETED",
     )
     failure = failure_from_state(state) if requested == FAILED else None
+    index_note = None
     if requested == "COMPLETED":
         failure = reconcile_failure(reconciliation, check)
+        if failure is None and dataset_arn:
+            index_note = update_index(
+                store,
+                bucket,
+                layout,
+                delta=delta,
+                markers=markers,
+                dataset_arn=str(dataset_arn),
+                split=bool(plan.get("splits")),
+                flagged=flagged_refs,
+            )
 
     report = build_report(
         requested=requested,
@@ -131,6 +149,7 @@ def report_run(
         if turn.get("resumedFrom")
         else None,
         side_files=side_files,
+        delta=delta.as_report(index_note) if delta.decision else None,
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:

@@ -39,10 +39,13 @@ def scan_step(
     dataset_arn: str,
     execution: str,
     refs: RunRefs,
+    sent: RunRefs | None = None,
     time_left: Callable[[], bool] = lambda: True,
     max_pages: int = dataset_scan.MAX_PAGES_PER_STEP,
 ) -> ScanState:
-    """Read pages from where the last step stopped; the state after this step (stored)."""
+    """Read pages from where the last step stopped; the state after this step (stored).
+
+    The errors listing looks for all of `refs`; the presence listing for `sent` (default: `refs`)."""
     state = load_state(store, bucket, layout, execution)
     if state.phase == DONE:
         return state
@@ -63,7 +66,7 @@ def scan_step(
                 findings += errors_for_refs(page.entries, is_wanted)
                 state.token = page.next_token
                 if page.next_token is None:
-                    dataset_scan.begin_presence(state, refs)
+                    dataset_scan.begin_presence(state, refs if sent is None else sent)
                     left = dataset_scan.unseen(state)
                     wanted = set()
             else:
