@@ -83,9 +83,12 @@ class Datasets(Protocol):
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None: ...
 
-    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+    def entry_page(
+        self, dataset_arn: str, *, has_errors: bool, token: str | None, source_ref_contains: str | None = None
+    ) -> EntryPage:
         """One ListDatasetEntries page (100 entries at most), from `token` (None: the first page);
-        `has_errors` lists only entries with errors. Raises ServiceThrottledError when throttled."""
+        `has_errors` lists only entries with errors, `source_ref_contains` only entries whose source-ref
+        contains it. Raises ServiceThrottledError when throttled."""
         ...
 
     def label_names(self, dataset_arn: str) -> Iterable[str]:

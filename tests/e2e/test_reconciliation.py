@@ -67,16 +67,18 @@ def test_a_normal_run_accounts_for_every_line_and_finds_every_image(stack: Offli
     assert json.loads(execution["output"])["reconciliation"]["balanced"] is True
 
 
-def test_listing_reads_every_page_and_stops_once_the_manifests_images_are_seen(stack: OfflineStack) -> None:
+def test_listing_reads_every_page_and_stops_once_the_manifests_images_are_seen_or_looks_few_up(
+    stack: OfflineStack,
+) -> None:
     stack.drop("incoming/demo-project/train/many.jsonl", b"".join(classification(i) for i in range(250)))
     stack.wait_until_idle()
     first = list_calls(stack)
     assert first == 1 + 3  # entries with errors (one page), then all 250 entries (three pages)
-    # Relabelling the first two images (sent again: delta sync leaves out only unchanged lines): both are on
-    # the first page of the listing.
+    # Relabelling the first two images (sent again: delta sync leaves out only unchanged lines): two images
+    # sent are looked up one by one (SourceRefContains) instead of listing the dataset.
     stack.drop("incoming/demo-project/train/again.jsonl", classification(0, "fox") + classification(1, "fox"))
     stack.wait_until_idle()
-    assert list_calls(stack) - first == 1 + 1
+    assert list_calls(stack) - first == 1 + 2
     reports = stack.reports()
     assert [r["outcome"] for r in reports] == ["SUCCEEDED", "SUCCEEDED"]
     assert [r["reconciliation"]["missingFromDataset"] for r in reports] == [0, 0]

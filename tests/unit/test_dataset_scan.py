@@ -10,6 +10,7 @@ from labelsync.domain.entry_errors import KEPT_FINDINGS
 from labelsync.domain.errors import ServiceThrottledError
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import EntryPage
+from labelsync.usecases import scan_dataset
 from labelsync.usecases.scan_dataset import load_state, scan_step, stored_findings
 from tests.unit.test_reconciliation import ACCEPTED, planned
 from tests.unit.test_usecases import FakeDatasets, FakeNotifier, FakeStore
@@ -74,11 +75,15 @@ class ThrottledAt(FakeDatasets):
         super().__init__({}, **kwargs)
         self.calls, self.at = 0, at
 
-    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+    def entry_page(
+        self, dataset_arn: str, *, has_errors: bool, token: str | None, source_ref_contains: str | None = None
+    ) -> EntryPage:
         self.calls += 1
         if self.calls == self.at:
             raise ServiceThrottledError("ListDatasetEntries throttled")
-        return super().entry_page(dataset_arn, has_errors=has_errors, token=token)
+        return super().entry_page(
+            dataset_arn, has_errors=has_errors, token=token, source_ref_contains=source_ref_contains
+        )
 
 
 def test_a_throttled_step_keeps_what_it_read_and_the_retry_goes_on_from_there() -> None:
@@ -105,8 +110,12 @@ def test_a_finished_scan_is_not_listed_again() -> None:
     assert step(store, state, datasets).phase == DONE and datasets.listed == listed
 
 
-def test_the_report_keeps_the_first_findings_counts_all_and_names_the_files_with_every_one() -> None:
+def test_the_report_keeps_the_first_findings_counts_all_and_names_the_files_with_every_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from labelsync.usecases.report_run import report_run
+
+    monkeypatch.setattr(scan_dataset, "LOOKUP_MAX", 0)  # the listing, in bounded steps
 
     store, state = planned()
     # Every accepted image with many findings: more than the report keeps.

@@ -5,6 +5,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from labelsync.adapters.rekognition_datasets import RekognitionDatasets
 from labelsync.domain.dataset_scan import RunRefs, first_missing, ref_key
 from labelsync.domain.entry_errors import entry_source_ref
@@ -18,6 +20,7 @@ from labelsync.domain.report import (
 )
 from labelsync.domain.runs import ManifestRef
 from labelsync.domain.side_files import SideFile, side_file_items, summarize
+from labelsync.usecases import scan_dataset
 from labelsync.usecases.plan_run import plan_and_start
 from labelsync.usecases.report_run import report_run
 from tests.unit.test_usecases import SETTINGS, FakeDatasets, FakeExecutions, FakeNotifier, FakeStore, mark_applied
@@ -71,6 +74,13 @@ def run_report(
     return result, published
 
 
+@pytest.fixture
+def listing_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The presence check lists the dataset however few images the run sent (no lookups)."""
+    monkeypatch.setattr(scan_dataset, "LOOKUP_MAX", 0)
+
+
+@pytest.mark.usefixtures("listing_only")
 def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() -> None:
     store, state = planned()
     others = [f"s3://other/{n}.jpg" for n in range(500)]
@@ -99,6 +109,7 @@ def test_a_complete_run_balances_and_stops_listing_once_every_image_is_seen() ->
     assert result["reconciliation"] == reconciliation and result["failure"] is None
 
 
+@pytest.mark.usefixtures("listing_only")
 def test_a_missing_image_after_update_complete_is_a_failed_alert() -> None:
     store, state = planned()
     datasets = FakeDatasets({}, present=[REFS[0], REFS[2], REFS[4], "s3://other/x.jpg"])
@@ -325,3 +336,20 @@ def test_side_files_are_summarized_streaming_with_a_bounded_sample() -> None:
     broken = summarize(side_file_items(io.BytesIO(lines + b'{"line": 3001}\nnot json\n')), required=("code", "message"))
     assert broken.count == 3002 and not broken.complete
     assert summarize(side_file_items(io.BytesIO(b"")), required=("code",)).count == 0
+
+
+def test_few_images_sent_are_looked_up_one_by_one_instead_of_listing_the_dataset() -> None:
+    """5 images sent into a dataset of 500 more, one entry a page: 5 lookups (SourceRefContains), not the
+    pages up to the last of them; a missing one is found the same way."""
+    store, state = planned()
+    others = [f"s3://other/{n}.jpg" for n in range(500)]
+    datasets = FakeDatasets({}, present=[*others, *ACCEPTED])
+    datasets.page_size = 1
+    result, published = run_report(store, state, datasets)
+    assert (datasets.lookups, datasets.listed) == (len(ACCEPTED), len(ACCEPTED))
+    assert published["message"]["reconciliation"]["checked"] and result["failure"] is None
+    store, state = planned()
+    missing = FakeDatasets({}, present=[*others, *ACCEPTED[1:]])
+    result, published = run_report(store, state, missing)
+    assert published["message"]["reconciliation"]["missingFromDataset"] == 1
+    assert published["message"]["reconciliation"]["missingSample"] == [ACCEPTED[0]]

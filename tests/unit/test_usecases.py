@@ -82,6 +82,7 @@ class FakeDatasets:
         self.labels = list(labels)
         self.created: list[str] = []
         self.listed = 0  # entries handed out by entry_page (the unfiltered listing)
+        self.lookups = 0  # calls with SourceRefContains
         self.page_size = 100
 
     def find(self, project: str, dataset_type: str) -> tuple[str, DatasetInfo | None]:
@@ -100,17 +101,22 @@ class FakeDatasets:
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         raise AssertionError("not used")
 
-    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
-        """Pages of `page_size`: the errored entries (has_errors), or `present` (each a ref or a JSON entry)."""
+    def entry_page(
+        self, dataset_arn: str, *, has_errors: bool, token: str | None, source_ref_contains: str | None = None
+    ) -> EntryPage:
+        """Pages of `page_size`: the errored entries (has_errors), or `present` (each a ref or a JSON entry),
+        those whose ref contains `source_ref_contains` if given."""
         start = int(token or 0)
         if has_errors:
             entries = self.errored[start : start + self.page_size]
             total = len(self.errored)
         else:
-            refs = self.present[start : start + self.page_size]
+            present = [r for r in self.present if source_ref_contains is None or source_ref_contains in r]
+            self.lookups += source_ref_contains is not None
+            refs = present[start : start + self.page_size]
             self.listed += len(refs)
             entries = [r if r.startswith("{") else json.dumps({"source-ref": r}) for r in refs]
-            total = len(self.present)
+            total = len(present)
         end = start + self.page_size
         return EntryPage(entries, str(end) if end < total else None)
 

@@ -114,10 +114,14 @@ class RekognitionDatasets:
                 raise ChunkRejectedError(message) from exc
             raise translated from exc
 
-    def entry_page(self, dataset_arn: str, *, has_errors: bool, token: str | None) -> EntryPage:
+    def entry_page(
+        self, dataset_arn: str, *, has_errors: bool, token: str | None, source_ref_contains: str | None = None
+    ) -> EntryPage:
         kwargs: dict[str, Any] = {"DatasetArn": dataset_arn, "MaxResults": 100}  # the API's maximum
         if has_errors:
             kwargs["HasErrors"] = True
+        if source_ref_contains:
+            kwargs["SourceRefContains"] = source_ref_contains
         if token:
             kwargs["NextToken"] = token
         try:

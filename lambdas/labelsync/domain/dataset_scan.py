@@ -2,7 +2,8 @@
 
 After the last chunk the report lists (1) the entries with errors (HasErrors=true, the whole
 dataset) to find this manifest's, and (2) every entry, until each image the manifest sent has
-been seen. A 250,000-entry dataset is 2,500 pages a listing: with network latency and
+been seen; or, when the run sent at most LOOKUP_MAX images (delta sync sends only what changed),
+looks each one up instead (SourceRefContains): a few calls instead of the whole dataset's pages. A 250,000-entry dataset is 2,500 pages a listing: with network latency and
 throttling that can outlast one invocation, so each invocation reads at most a page budget
 (and stops early when its time runs short), stores where it stopped, and the state machine
 invokes it again until the scan is done. Nothing here talks to AWS.
@@ -17,6 +18,8 @@ from typing import Any
 
 ERRORS = "errors"  # listing HasErrors=true
 PRESENCE = "presence"  # listing every entry, striking off the manifest's images
+LOOKUP = "lookup"  # looking each sent image up by its source-ref (few images sent)
+LOOKUP_MAX = 100  # up to this many: one lookup each costs less than listing 250,000 entries (2,500 pages)
 DONE = "done"
 MAX_PAGES_PER_STEP = 500  # 50,000 entries: a few minutes at most, well inside the report function's timeout
 TIME_SHARE = 0.5  # stop once half the invocation's time is used: a page, a write and the report still fit
@@ -76,6 +79,7 @@ class ScanState:
     steps: int = 0  # invocations that read pages
     parts: int = 0  # files of this manifest's entry findings written so far
     remaining: list[str] | None = None  # PRESENCE: hex ref_key of the distinct refs not yet seen, in manifest order
+    lookups: list[str] | None = None  # LOOKUP: the source-refs still to look up, in manifest order
     expected: int = 0
     throttled: int = 0  # throttled pages: the step stopped there and the state machine retried it
 
@@ -91,10 +95,14 @@ def start(execution: str) -> ScanState:
     return ScanState(execution)
 
 
-def begin_presence(state: ScanState, refs: RunRefs) -> None:
-    """The errors listing ended: from now on, strike off the manifest's distinct refs."""
+def begin_presence(state: ScanState, refs: RunRefs, texts: Iterable[str] = ()) -> None:
+    """The errors listing ended: from now on, strike off the manifest's distinct refs; with `texts` (the
+    refs themselves, at most LOOKUP_MAX) by looking each up rather than listing the dataset."""
     state.phase, state.token, state.expected = PRESENCE, None, len(refs.distinct)
     state.remaining = [key.hex() for key in refs.distinct]
+    lookups = list(texts)
+    if lookups:
+        state.phase, state.lookups = LOOKUP, lookups
     if not refs.distinct:
         state.phase = DONE
 

@@ -85,6 +85,7 @@ def report_run(
             execution=execution,
             refs=refs,
             sent=refs.without(delta.unchanged_refs),  # unchanged lines were not sent: nothing to look for
+            texts=recorded,
             time_left=time_left,
             max_pages=max_pages,
         )

@@ -13,7 +13,17 @@ import json
 from collections.abc import Callable, Iterator
 
 from labelsync.domain import dataset_scan
-from labelsync.domain.dataset_scan import DONE, ERRORS, PRESENCE, RunRefs, ScanState, keys_of, ref_key
+from labelsync.domain.dataset_scan import (
+    DONE,
+    ERRORS,
+    LOOKUP,
+    LOOKUP_MAX,
+    PRESENCE,
+    RunRefs,
+    ScanState,
+    keys_of,
+    ref_key,
+)
 from labelsync.domain.entry_errors import EntryError, entry_source_ref, errors_for_refs
 from labelsync.domain.errors import ServiceThrottledError
 from labelsync.domain.jsonl import dump_lines, utf8_json
@@ -40,12 +50,14 @@ def scan_step(
     execution: str,
     refs: RunRefs,
     sent: RunRefs | None = None,
+    texts: Callable[[], Iterator[str]] | None = None,
     time_left: Callable[[], bool] = lambda: True,
     max_pages: int = dataset_scan.MAX_PAGES_PER_STEP,
 ) -> ScanState:
     """Read pages from where the last step stopped; the state after this step (stored).
 
-    The errors listing looks for all of `refs`; the presence listing for `sent` (default: `refs`)."""
+    The errors listing looks for all of `refs`; the presence check for `sent` (default: `refs`): by
+    lookups when there are few of them and `texts` reads the run's refs, else by listing."""
     state = load_state(store, bucket, layout, execution)
     if state.phase == DONE:
         return state
@@ -59,6 +71,10 @@ def scan_step(
     read = 0
     try:
         while state.phase != DONE and read < max_pages and (read == 0 or time_left()):
+            if state.phase == LOOKUP:
+                _look_up_next(state, datasets, dataset_arn, left)
+                read += 1
+                continue
             page = datasets.entry_page(dataset_arn, has_errors=state.phase == ERRORS, token=state.token)
             read += 1
             state.pages += 1
@@ -66,9 +82,11 @@ def scan_step(
                 findings += errors_for_refs(page.entries, is_wanted)
                 state.token = page.next_token
                 if page.next_token is None:
-                    dataset_scan.begin_presence(state, refs if sent is None else sent)
+                    expect = refs if sent is None else sent
+                    dataset_scan.begin_presence(state, expect, _lookup_texts(expect, texts))
                     left = dataset_scan.unseen(state)
                     wanted = set()
+
             else:
                 left.difference_update(keys_of(map(entry_source_ref, page.entries)))
                 state.token = page.next_token
@@ -80,6 +98,38 @@ def scan_step(
         raise
     _save(store, bucket, layout, state, findings, left, read)
     return state
+
+
+def _look_up_next(state: ScanState, datasets: Datasets, dataset_arn: str, left: set[bytes]) -> None:
+    """One page of the lookup of the next sent image (SourceRefContains matches substrings: its pages are
+    read until the exact ref shows up or they end)."""
+    lookups = state.lookups or []
+    ref = lookups[0]
+    page = datasets.entry_page(dataset_arn, has_errors=False, token=state.token, source_ref_contains=ref)
+    state.pages += 1
+    if ref in map(entry_source_ref, page.entries):
+        left.discard(ref_key(ref))
+    state.token = page.next_token
+    if page.next_token is None or ref_key(ref) not in left:
+        state.token, state.lookups = None, lookups[1:]
+        if not state.lookups:
+            state.phase = DONE
+
+
+def _lookup_texts(expect: RunRefs, texts: Callable[[], Iterator[str]] | None) -> list[str]:
+    """The sent refs themselves, when few enough to look up one by one (else none: list the dataset)."""
+    if texts is None or not 0 < len(expect.distinct) <= LOOKUP_MAX:
+        return []
+    wanted = set(expect.distinct)
+    found: list[str] = []
+    for ref in texts():
+        key = ref_key(ref)
+        if key in wanted:
+            wanted.discard(key)
+            found.append(ref)
+            if not wanted:
+                break
+    return found
 
 
 def _save(
@@ -95,7 +145,7 @@ def _save(
         key = layout.scan_findings_key(state.execution, state.parts)
         store.put_bytes(bucket, key, dump_lines(f.as_dict() for f in findings), content_type="application/x-ndjson")
         state.parts += 1
-    if state.phase in (PRESENCE, DONE) and state.remaining is not None:
+    if state.phase in (PRESENCE, LOOKUP, DONE) and state.remaining is not None:
         state.remaining = dataset_scan.keep_order(state.remaining, left)
     state.steps += 1 if read else 0
     store.put_bytes(bucket, layout.scan_state_key(state.execution), utf8_json(state.as_dict()))
