@@ -15,6 +15,10 @@ from typing import Any
 
 RECORD = 32  # 16-byte ref key + 16-byte content digest
 SCHEMA = "labelsync.dataset-index/v1"
+# Where a run's knowledge of the dataset came from (SkipUnchanged's decision, the report's `delta.source`).
+INDEX = "index"  # this index, current
+LISTING = "listing"  # a listing of the whole dataset
+EMPTY = "empty"  # a dataset without entries
 
 
 @dataclass

@@ -102,21 +102,23 @@ class EntryFindings:
     warnings: list[EntryError] = field(default_factory=list)
     error_count: int = 0
     warning_count: int = 0
-    entries_with_errors: int = 0
+    flagged: set[str] = field(default_factory=set)  # source-refs with at least one error
+
+    @property
+    def entries_with_errors(self) -> int:
+        return len(self.flagged)
 
     @classmethod
     def collect(cls, findings: Iterable[EntryError], *, keep: int = KEPT_FINDINGS) -> EntryFindings:
         found = cls()
-        flagged: set[str] = set()
         for finding in findings:
             if finding.level == "error":
                 found.error_count += 1
-                flagged.add(finding.source_ref)
+                found.flagged.add(finding.source_ref)
                 if len(found.errors) < keep:
                     found.errors.append(finding)
             else:
                 found.warning_count += 1
                 if len(found.warnings) < keep:
                     found.warnings.append(finding)
-        found.entries_with_errors = len(flagged)
         return found

@@ -14,13 +14,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelsync.domain.dataset_index import DatasetIndex
+from labelsync.domain.dataset_index import EMPTY, INDEX, LISTING, DatasetIndex
 from labelsync.domain.dataset_scan import ref_key
 from labelsync.domain.entry_digest import entry_digest
 from labelsync.domain.lines import split_lines
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import ObjectStore
-from labelsync.usecases.skip_unchanged import EMPTY, INDEX, LISTING
 
 TRUSTED_SOURCES = (INDEX, LISTING, EMPTY)
 

@@ -61,7 +61,6 @@ def report_run(
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
 
     delta = read_delta(store, bucket, layout)
-    flagged_refs: set[str] = set()
     entry_findings = EntryFindings()
     refs: RunRefs | None = None
     check = NOT_CHECKED
@@ -92,7 +91,6 @@ def report_run(
         if scan.phase != DONE:
             return {"outcome": "PENDING", "continue": True, "scan": scan_progress(scan)}
         entry_findings = EntryFindings.collect(stored_findings(store, bucket, layout, scan))
-        flagged_refs = {f.source_ref for f in stored_findings(store, bucket, layout, scan) if f.level == "error"}
         check = scan_check(scan, recorded)
         side_files["entryFindingsUri"] = f"s3://{bucket}/{layout.scan_prefix(execution)}"
 
@@ -131,7 +129,7 @@ def report_run(
                 markers=markers,
                 dataset_arn=str(dataset_arn),
                 split=bool(plan.get("splits")),
-                flagged=flagged_refs,
+                flagged=entry_findings.flagged,
             )
 
     report = build_report(

@@ -120,16 +120,7 @@ def _lookup_texts(expect: RunRefs, texts: Callable[[], Iterator[str]] | None) ->
     """The sent refs themselves, when few enough to look up one by one (else none: list the dataset)."""
     if texts is None or not 0 < len(expect.distinct) <= LOOKUP_MAX:
         return []
-    wanted = set(expect.distinct)
-    found: list[str] = []
-    for ref in texts():
-        key = ref_key(ref)
-        if key in wanted:
-            wanted.discard(key)
-            found.append(ref)
-            if not wanted:
-                break
-    return found
+    return dataset_scan.first_missing(texts(), (key.hex() for key in expect.distinct), LOOKUP_MAX)
 
 
 def _save(

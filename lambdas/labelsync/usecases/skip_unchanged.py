@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labelsync.domain.dataset_index import DatasetIndex, pack, unpack
+from labelsync.domain.dataset_index import EMPTY, INDEX, LISTING, DatasetIndex, pack, unpack
 from labelsync.domain.entry_digest import entry_digest, stored_digest
 from labelsync.domain.errors import DatasetBusyError
 from labelsync.domain.jsonl import utf8_json
@@ -35,9 +35,6 @@ from labelsync.domain.runs import RunLayout, dataset_index_key
 from labelsync.ports import Datasets, DatasetState, ObjectStore
 
 MAX_LISTING_PAGES = 5_000  # 500,000 entries: twice the service's dataset limit
-INDEX = "index"
-LISTING = "listing"
-EMPTY = "empty"
 
 
 def skip_unchanged(
@@ -57,11 +54,10 @@ def skip_unchanged(
     items: list[dict[str, Any]] = json.loads(store.get_bytes(bucket, str(event["itemsKey"])))
     index_key = dataset_index_key(work_prefix, str(target["key"]))
     if not enabled:
-        return _decided(store, bucket, layout, items, {"enabled": False, "reason": "deltaSync is off"})
+        return _decided(store, bucket, layout, items, chunk_limit, {"enabled": False, "reason": "deltaSync is off"})
     if not items:
-        return _decided(
-            store, bucket, layout, items, {"enabled": True, "indexKey": index_key, "reason": "no chunk left"}
-        )
+        no_chunk = {"enabled": True, "indexKey": index_key, "reason": "no chunk left"}
+        return _decided(store, bucket, layout, items, chunk_limit, no_chunk)
     state = datasets.describe(dataset_arn)
     if state.status.endswith("_IN_PROGRESS"):
         # Someone else's update is under way: entries listed or compared now may change when it completes.
@@ -73,12 +69,10 @@ def skip_unchanged(
     index, source, reason = found
     decision: dict[str, Any] = {"enabled": True, "indexKey": index_key, "source": source, "reason": reason}
     if index is None:
-        return _decided(store, bucket, layout, items, decision)
+        return _decided(store, bucket, layout, items, chunk_limit, decision)
     kept = [item for item in (_filter(store, bucket, layout, item, index) for item in items) if item is not None]
-    merged = merge_parts(kept, chunk_limit)
-    return _decided(
-        store, bucket, layout, merged, {**decision, "asOf": index.as_of, "indexEntries": len(index.entries)}
-    )
+    compared = {**decision, "asOf": index.as_of, "indexEntries": len(index.entries)}
+    return _decided(store, bucket, layout, kept, chunk_limit, compared)
 
 
 def _dataset_state(
@@ -209,36 +203,36 @@ def merge_parts(items: list[dict[str, Any]], chunk_limit: int) -> list[dict[str,
     Each Map item names its first part (`chunk`, `key`) and lists every part (`parts`: chunk, key, lines);
     items without a size (nothing was filtered) stay alone."""
     merged: list[dict[str, Any]] = []
-    size = 0
+    size = -1  # the bytes of the last item, -1 when unknown: nothing joins it
     for item in items:
+        part = {"chunk": item["chunk"], "key": item["key"], "lines": item["lines"]}
         nbytes = item.get("bytes")
-        last = merged[-1] if merged else None
-        if last is not None and nbytes is not None and size >= 0 and size + nbytes < chunk_limit:
-            last["parts"].append(with_parts(item)["parts"][0])
-            last["lines"] += item["lines"]
+        if merged and nbytes is not None and size >= 0 and size + nbytes < chunk_limit:
+            merged[-1]["parts"].append(part)
+            merged[-1]["lines"] += part["lines"]
             size += nbytes
-            continue
-        merged.append(with_parts(item))
-        size = nbytes if nbytes is not None else -1  # -1: a size unknown, nothing joins it
+        else:
+            merged.append({**part, "parts": [part]})
+            size = nbytes if nbytes is not None else -1
     return merged
 
 
-def with_parts(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A Map item sending one chunk: its own single part."""
-    part = {"chunk": item["chunk"], "key": item["key"], "lines": item["lines"]}
-    return {**part, "parts": [part]}
-
-
 def _decided(
-    store: ObjectStore, bucket: str, layout: RunLayout, items: list[dict[str, Any]], decision: dict[str, Any]
+    store: ObjectStore,
+    bucket: str,
+    layout: RunLayout,
+    items: list[dict[str, Any]],
+    chunk_limit: int,
+    decision: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the items to apply and the decision (delta.json); return what the state machine keeps."""
+    """Write the items to apply (joined where they fit: only filtered ones carry a size) and the decision
+    (delta.json); return what the state machine keeps."""
     unchanged = sum(
         int(json.loads(store.get_bytes(bucket, key)).get("unchanged", 0))
         for key in store.keys(bucket, layout.delta_prefix)
     )
     store.put_bytes(bucket, layout.delta_key, utf8_json({**decision, "unchanged": unchanged}))
-    items = [item if "parts" in item else with_parts(item) for item in items]  # every item lists its parts
+    items = merge_parts(items, chunk_limit)
     store.put_bytes(bucket, layout.changed_items_key, json.dumps(items).encode())
     return {
         "itemsKey": layout.changed_items_key,
