@@ -84,6 +84,12 @@ def _project(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--project", required=True, callback=_project, help="The Custom Labels project (in the allow-list).")
 @click.option("--dataset", type=click.Choice(["train", "test"], case_sensitive=False), required=True)
 @click.option("--gzip/--no-gzip", "gzipped", default=None, help=f"Default: gzip files over {upload.GZIP_AT >> 20} MB.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace mode: the manifest is the whole dataset; entries it does not hold are removed (docs/operations.md).",
+)
+@click.option("--force", is_flag=True, help="With --replace: remove entries even past the removal guard's share.")
 @click.option("--wait", is_flag=True, help="Follow the run to its report; the exit status says its outcome.")
 @click.option("--timeout", default=24 * 3600.0, show_default=True, help="Seconds --wait follows the run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
@@ -94,15 +100,19 @@ def push(
     project: str,
     dataset: str,
     gzipped: bool | None,
+    replace: bool,
+    force: bool,
     wait: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
     """Upload a manifest to the key the pipeline watches and print its run id."""
+    if force and not replace:
+        raise click.UsageError("--force only lifts replace mode's removal guard: give --replace too")
     where = _deployment(ctx)
     size = path.stat().st_size
     gzip_it = gzipped if gzipped is not None else (size > upload.GZIP_AT and path.suffix != ".gz")
-    key = upload.target_key(where.incoming_prefix, project, dataset, path, gzip_it)
+    key = upload.target_key(where.incoming_prefix, project, dataset, path, gzip_it, replace=replace, force=force)
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err
     ) as bar:

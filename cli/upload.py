@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from labelsync.domain.routing import FORCE_FOLDER, REPLACE_FOLDER
+
 PART_BYTES = 16 * 1024 * 1024  # S3 parts: at least 5 MiB except the last; 10,000 parts at most (156 GiB)
 GZIP_AT = 64 * 1024 * 1024  # files larger than this go up gzipped unless told otherwise
 READ_BYTES = 1024 * 1024
@@ -24,11 +26,22 @@ class Uploaded:
     gzipped: bool
 
 
-def target_key(incoming_prefix: str, project: str, dataset: str, path: Path, gzipped: bool) -> str:
+def target_key(
+    incoming_prefix: str,
+    project: str,
+    dataset: str,
+    path: Path,
+    gzipped: bool,
+    *,
+    replace: bool = False,
+    force: bool = False,
+) -> str:
+    """The watched key (domain/routing.py reads it back): the dataset folder, or its replace/[force/] folder."""
     name = path.name
     if gzipped and not name.endswith(".gz"):
         name += ".gz"
-    return f"{incoming_prefix}{project}/{dataset.lower()}/{name}"
+    mode = f"{REPLACE_FOLDER}/{FORCE_FOLDER}/" if force else f"{REPLACE_FOLDER}/" if replace else ""
+    return f"{incoming_prefix}{project}/{dataset.lower()}/{mode}{name}"
 
 
 def _gzipped(stream: BinaryIO, seen: Callable[[int], None]) -> Iterator[bytes]:

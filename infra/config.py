@@ -10,7 +10,7 @@ from typing import Any
 
 from constructs import Node
 
-from infra.function_specs import APPLY, RECORD_CHUNK, REPORT, RESOLVE, TAKE_TURN
+from infra.function_specs import APPLY, RECORD_CHUNK, REPLACE_DATASET, REPORT, RESOLVE, TAKE_TURN
 from labelsync.labeling_job_routes import SETTING as LABELING_JOBS_KEY
 from labelsync.labeling_job_routes import JobRoute, parse_labeling_jobs, routes_json
 from labelsync.settings import ProjectPolicy, SettingsError, parse_projects
@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "maxChunksPerRun": 200,
     "labelingJobs": [],
     "deltaSync": True,
+    "replaceMaxRemovedPercent": 20,
 }
 
 
@@ -99,8 +100,8 @@ class ExecutionBudget:
     """The state machine's top-level TimeoutSeconds and the parts it is made of (docs/deploy.md).
 
     Each part is the longest that step may legitimately take: the wait for the dataset's turn, creating
-    a missing dataset, every chunk of a run of `chunks` chunks needing the full poll timeout, and the
-    report. A run over budget ends TIMED_OUT: ExecutionsTimedOut fires and the run's alert is sent.
+    a missing dataset, every chunk of a run of `chunks` chunks needing the full poll timeout (or, for a
+    replace that removes entries, the rebuild instead of the chunks), and the report. A run over budget ends TIMED_OUT: ExecutionsTimedOut fires and the run's alert is sent.
     """
 
     turn_wait: int
@@ -108,10 +109,11 @@ class ExecutionBudget:
     per_chunk: int
     chunks: int
     report: int
+    rebuild: int = 0  # replace mode: delete, create, and on failure delete and create again, each a poll timeout
 
     @property
     def total(self) -> int:
-        return self.turn_wait + self.dataset + self.per_chunk * self.chunks + self.report
+        return self.turn_wait + self.dataset + max(self.per_chunk * self.chunks, self.rebuild) + self.report
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,8 @@ class PipelineConfig:
     # Ground Truth jobs synced when they complete (labelsync/labeling_job_routes.py); empty: no rule, no function.
     labeling_jobs: tuple[JobRoute, ...] = ()
     delta_sync: bool = DEFAULTS["deltaSync"]
+    # A replace (incoming/<project>/<type>/replace/) may remove at most this share of the dataset unless forced.
+    replace_max_removed_percent: int = DEFAULTS["replaceMaxRemovedPercent"]
 
     @classmethod
     def from_context(cls, node: Node) -> PipelineConfig:
@@ -197,6 +201,7 @@ class PipelineConfig:
             max_chunks_per_run=_int("maxChunksPerRun", get("maxChunksPerRun"), 1),
             labeling_jobs=_labeling_jobs(get(LABELING_JOBS_KEY), projects),
             delta_sync=_bool("deltaSync", get("deltaSync")),
+            replace_max_removed_percent=_int("replaceMaxRemovedPercent", get("replaceMaxRemovedPercent"), 0, 100),
         )
         config._check_consistency()
         return config
@@ -241,6 +246,7 @@ class PipelineConfig:
             per_chunk=TASK_ATTEMPTS * (APPLY.timeout_seconds + RECORD_CHUNK.timeout_seconds) + poll,
             chunks=self.max_chunks_per_run,
             report=TASK_ATTEMPTS * REPORT.timeout_seconds,
+            rebuild=4 * poll + TASK_ATTEMPTS * REPLACE_DATASET.timeout_seconds,
         )
 
     def projects_json(self) -> str:

@@ -21,6 +21,7 @@ from labelsync.settings import (
     ENV_POLL_TIMEOUT,
     ENV_PROJECTS,
     ENV_REFUSE_UNUSABLE,
+    ENV_REPLACE_MAX_REMOVED_PERCENT,
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
@@ -67,6 +68,7 @@ class EnvValues:
     state_machine_arn: str = ""
     ledger_table: str = ""
     delta_sync: bool = True
+    replace_max_removed_percent: int = 20
     labeling_jobs_json: str = "[]"  # labelsync/labeling_job_routes.py routes_json
     claims_table: str = ""
 
@@ -87,6 +89,7 @@ class EnvValues:
             ENV_STATE_MACHINE_ARN: self.state_machine_arn,
             ENV_LEDGER_TABLE: self.ledger_table,
             ENV_DELTA_SYNC: "true" if self.delta_sync else "false",
+            ENV_REPLACE_MAX_REMOVED_PERCENT: str(self.replace_max_removed_percent),
             ENV_LABELING_JOBS: self.labeling_jobs_json,
             ENV_CLAIMS_TABLE: self.claims_table,
         }
@@ -150,9 +153,17 @@ SKIP_UNCHANGED = FunctionSpec(
     "labelsync.handlers.skip_unchanged.handler",
     1024,
     900,
-    (ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT),
+    (ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT, ENV_REPLACE_MAX_REMOVED_PERCENT),
 )
-TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, SKIP_UNCHANGED, APPLY, RECORD_CHUNK, REPORT)
+# Replace mode's rebuild: the joins stream (a few 8 MB parts in memory); each step is a few calls.
+REPLACE_DATASET = FunctionSpec(
+    "ReplaceDataset",
+    "labelsync.handlers.replace_dataset.handler",
+    512,
+    900,
+    (ENV_BUCKET, ENV_WORK_PREFIX),
+)
+TASK_FUNCTIONS = (TAKE_TURN, RESOLVE, SKIP_UNCHANGED, APPLY, RECORD_CHUNK, REPLACE_DATASET, REPORT)
 # An EventBridge rule sends the report function every execution that ends in one of these: it alerts
 # for runs that could not report themselves (stopped, timed out, or the report step failing).
 EXECUTION_END_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")

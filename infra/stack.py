@@ -63,6 +63,7 @@ class LabelSyncStack(Stack):
             take_turn=functions.take_turn,
             resolve=functions.resolve,
             skip_unchanged=functions.skip_unchanged,
+            replace_dataset=functions.replace_dataset,
             apply=functions.apply,
             record_chunk=functions.record_chunk,
             report=functions.report,

@@ -3,7 +3,8 @@
 By default it creates the project `demo-project` with an (empty) TRAIN dataset and no
 TEST dataset (the pipeline creates it), drops the example manifests and one manifest
 under a project outside the allow-list, completes a (local) Ground Truth labeling job
-whose output the pipeline syncs, shows progress and prints what an SNS subscriber
+whose output the pipeline syncs, then drops a curated manifest in replace mode (the TRAIN
+dataset becomes exactly that manifest), shows progress and prints what an SNS subscriber
 and an EventBridge rule receive. Give manifest paths to drop your own files instead.
 """
 
@@ -36,12 +37,17 @@ DEFAULT_DROPS = [
     ("incoming/demo-project/test/pets-with-problems.jsonl", EXAMPLES / "pets-with-problems.jsonl"),
     ("incoming/unknown-project/train/pets-clean.jsonl", EXAMPLES / "pets-clean.jsonl"),
 ]
+# Once the runs above are done: the curated TRAIN dataset, in replace mode (one entry removed).
+DEFAULT_REPLACES = [
+    ("incoming/demo-project/train/replace/pets-curated.jsonl", EXAMPLES.parent / "replace" / "pets-curated.jsonl")
+]
 SHOWN_STATES = {
     "ResolveDataset": "looking up the dataset",
     "WaitForCreation": "waiting for the new dataset",
     "ApplyChunk": "sending chunk (UpdateDatasetEntries)",
     "DescribeUpdate": "polling DescribeDataset",
     "Report": "listing entries with errors, publishing the report",
+    "ReplaceDataset": "replace mode: backing up, deleting and creating the dataset",
     "ReportRejected": "publishing the rejection",
     "ReportFailure": "publishing the failure alert",
     "ReportChunkFailure": "publishing the failure alert",
@@ -144,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
     drops = DEFAULT_DROPS
     jobs = DEFAULT_JOBS
+    replaces = DEFAULT_REPLACES
     project = DEMO_PROJECT
     if args.manifests:
-        jobs = []
+        jobs, replaces = [], []
         missing = [str(p) for p in args.manifests if not p.is_file()]
         if missing:
             print(f"no such manifest file: {', '.join(missing)}", file=sys.stderr)
@@ -175,6 +182,10 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
                 job = stack.complete_labeling_job(name, path, label_attribute_name=attribute)
                 progress.say(f"Ground Truth job {name} completed: {job.output_manifest}")
             stack.wait_until_idle(timeout=600)
+            for key, path in replaces:
+                progress.say(f"drop s3://{config.bucket}/{key} (replace mode: the dataset becomes this manifest)")
+                stack.drop(key, path)
+            stack.wait_until_idle(timeout=600)
         for result in synced_jobs(stack):
             print(
                 f"labeling job {result['job']}: {result['outcome']} {result.get('manifest', '')}".rstrip(), file=human
@@ -200,11 +211,11 @@ def run(args: argparse.Namespace, *, human: TextIO, out: TextIO) -> int:
         for invocation in crashed:
             print(f"plan step failed: {invocation.error}", file=sys.stderr)
         print(
-            f"\n{len(messages)} SNS message(s) and {len(events)} completion event(s) for {len(drops)} manifest(s) "
-            f"and {len(jobs)} labeling job(s).",
+            f"\n{len(messages)} SNS message(s) and {len(events)} completion event(s) for "
+            f"{len(drops) + len(replaces)} manifest(s) and {len(jobs)} labeling job(s).",
             file=human,
         )
-        runs = len(drops) + len(jobs)
+        runs = len(drops) + len(jobs) + len(replaces)
         return 1 if crashed or len(messages) != runs or len(events) != runs else 0
 
 

@@ -29,6 +29,7 @@ from infra.function_specs import (
     EXECUTION_END_STATUSES,
     PLAN,
     RECORD_CHUNK,
+    REPLACE_DATASET,
     REPORT,
     RESOLVE,
     SKIP_UNCHANGED,
@@ -60,6 +61,7 @@ from offline.lambda_runtime import AsyncDelivery, InProcessLambdaRuntime, Invoca
 from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     RECORD_CHUNK_FUNCTION,
+    REPLACE_DATASET_FUNCTION,
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
@@ -102,6 +104,7 @@ class OfflineConfig:
     warnings_as_rejections: bool = False
     refuse_unusable: bool = False
     delta_sync: bool = True  # context deltaSync
+    replace_max_removed_percent: int = 20  # context replaceMaxRemovedPercent
     log_level: str = "WARNING"
     endpoint_url: str | None = None  # a moto server in this process (offline.server); None: mock_aws
     # Each function in its own worker process held to its MemorySize and timeout (offline/lambda_sandbox.py).
@@ -304,6 +307,7 @@ class OfflineStack:
                 SKIP_UNCHANGED_FUNCTION: self.functions[SKIP_UNCHANGED.name],
                 APPLY_CHUNK_FUNCTION: self.functions[APPLY.name],
                 RECORD_CHUNK_FUNCTION: self.functions[RECORD_CHUNK.name],
+                REPLACE_DATASET_FUNCTION: self.functions[REPLACE_DATASET.name],
                 REPORT_FUNCTION: self.functions[REPORT.name],
                 REPORT_TOPIC: self.topic_arn,
             }
@@ -438,6 +442,7 @@ class OfflineStack:
             refuse_unusable=cfg.refuse_unusable,
             ledger_table=LEDGER_TABLE,
             delta_sync=cfg.delta_sync,
+            replace_max_removed_percent=cfg.replace_max_removed_percent,
         )
 
     def _create_function(self, spec: FunctionSpec, values: EnvValues, role: str) -> str:

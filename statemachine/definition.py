@@ -20,6 +20,7 @@ REPORT_FUNCTION = "ReportFunctionArn"
 TAKE_TURN_FUNCTION = "TakeTurnFunctionArn"
 SKIP_UNCHANGED_FUNCTION = "SkipUnchangedFunctionArn"
 RECORD_CHUNK_FUNCTION = "RecordChunkFunctionArn"
+REPLACE_DATASET_FUNCTION = "ReplaceDatasetFunctionArn"
 REPORT_TOPIC = "ReportTopicArn"  # the bare alert when the report function itself fails
 PLACEHOLDERS: tuple[str, ...] = (
     TAKE_TURN_FUNCTION,
@@ -27,6 +28,7 @@ PLACEHOLDERS: tuple[str, ...] = (
     SKIP_UNCHANGED_FUNCTION,
     APPLY_CHUNK_FUNCTION,
     RECORD_CHUNK_FUNCTION,
+    REPLACE_DATASET_FUNCTION,
     REPORT_FUNCTION,
     REPORT_TOPIC,
 )

@@ -40,6 +40,7 @@ from infra.function_specs import (
     DEFAULT_TMP_MB,
     PLAN,
     RECORD_CHUNK,
+    REPLACE_DATASET,
     REPORT,
     RESOLVE,
     SKIP_UNCHANGED,
@@ -139,10 +140,12 @@ class PipelineFunctions(Construct):
             refuse_unusable=config.refuse_unusable,
             ledger_table=ledger.table_name,
             delta_sync=config.delta_sync,
+            replace_max_removed_percent=config.replace_max_removed_percent,
         )
         self.take_turn = self._function(TAKE_TURN, self._values)
         self.resolve = self._function(RESOLVE, self._values)
         self.skip_unchanged = self._function(SKIP_UNCHANGED, self._values)
+        self.replace_dataset = self._function(REPLACE_DATASET, self._values)
         self.apply = self._function(APPLY, self._values)
         self.record_chunk = self._function(RECORD_CHUNK, self._values)
         self.report = self._function(REPORT, self._values)
@@ -181,6 +184,7 @@ class PipelineFunctions(Construct):
             # SkipUnchanged: whether the dataset's index is current (DescribeDataset), else the listing.
             self._allow_datasets(self.skip_unchanged, "rekognition:DescribeDataset")
             self._allow_datasets(self.skip_unchanged, "rekognition:ListDatasetEntries")
+            self._allow_replace(config)
         # TakeTurn reads the plan, chunks and the markers of the run it resumes; writes items.json, filtered
         # chunks and copied markers. PutObject for apply: a chunk the service refuses for its size is split
         # into part files under the run.
@@ -218,6 +222,45 @@ class PipelineFunctions(Construct):
         self._allow_key(self.resolve, ["kms:Decrypt"])  # the plan object, when the bucket is SSE-KMS
         for function in (self.take_turn, self.skip_unchanged, self.apply, self.record_chunk, self.report):
             self._allow_key(function, ENCRYPT_ACTIONS)
+        self._allow_replace_objects(work)
+
+    def _allow_replace(self, config: PipelineConfig) -> None:
+        """ReplaceDataset (replace mode, entries to remove): DescribeDataset and DeleteDataset on the datasets,
+        CreateDataset on the projects (from the run's manifest, or the backup to restore), DescribeProjects to
+        find the dataset a retried CreateDataset already made. Only projects with createMissingDatasets: a
+        rebuild creates the dataset again, and the others' replaces that would remove entries are refused."""
+        creatable = creatable_project_arns(self, config)
+        if not creatable:
+            return
+        self._allow(
+            self.replace_dataset,
+            ["rekognition:DescribeProjects"],
+            ["*"],
+            "rekognition:DescribeProjects supports no resource-level permissions (Resource '*' only); "
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) likewise.",
+        )
+        self._allow(
+            self.replace_dataset,
+            ["rekognition:CreateDataset"],
+            creatable,
+            "CreateDataset acts on the project ARN project/<name>/<creation timestamp>; the timestamp is only "
+            "known in the account, so each project allowed to create datasets is granted as project/<name>/*.",
+        )
+        for action in ("rekognition:DescribeDataset", "rekognition:DeleteDataset"):
+            self._allow_datasets(self.replace_dataset, action, creatable_only=True)
+
+    def _allow_replace_objects(self, work: str) -> None:
+        """ReplaceDataset joins the run's files into the backup and new manifests (Get/Put), and CreateDataset
+        reads the manifest version with the caller's credentials (GetObject/GetObjectVersion; the Rekognition
+        Custom Labels guide: "the user must have permission to access the S3 object")."""
+        self._allow(
+            self.replace_dataset,
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [self._objects(work)],
+            WORK_REASON.format(prefix=work),
+        )
+        self._allow_listing(self.replace_dataset, work)
+        self._allow_key(self.replace_dataset, ENCRYPT_ACTIONS)
 
     def add_plan_function(
         self, state_machine: sfn.StateMachine, failures: sqs.IQueue, *, ready_after: Sequence[IDependable] = ()
@@ -348,6 +391,7 @@ class PipelineFunctions(Construct):
             TAKE_TURN.name: self.take_turn,
             RESOLVE.name: self.resolve,
             SKIP_UNCHANGED.name: self.skip_unchanged,
+            REPLACE_DATASET.name: self.replace_dataset,
             APPLY.name: self.apply,
             RECORD_CHUNK.name: self.record_chunk,
             REPORT.name: self.report,
@@ -408,11 +452,11 @@ class PipelineFunctions(Construct):
     def _allow_ledger(self, function: lambda_.Function) -> None:
         self._allow(function, LEDGER_ACTIONS[str(function.node.id)], [self._ledger.table_arn])
 
-    def _allow_datasets(self, function: lambda_.Function, action: str) -> None:
+    def _allow_datasets(self, function: lambda_.Function, action: str, *, creatable_only: bool = False) -> None:
         self._allow(
             function,
             [action],
-            dataset_arns(self, self._config),
+            dataset_arns(self, self._config, creatable_only=creatable_only),
             f"{action} acts on dataset ARNs project/<name>/dataset/<train|test>/<timestamp>, created at run time: "
             "each configured project is granted project/<name>/dataset/<type>/* for the dataset types it allows.",
         )

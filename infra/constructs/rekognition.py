@@ -34,10 +34,12 @@ def creatable_project_arns(scope: Construct, config: PipelineConfig) -> list[str
     ]
 
 
-def dataset_arns(scope: Construct, config: PipelineConfig) -> list[str]:
-    """`project/<name>/dataset/<train|test>/*` for each project and each dataset type it allows."""
+def dataset_arns(scope: Construct, config: PipelineConfig, *, creatable_only: bool = False) -> list[str]:
+    """`project/<name>/dataset/<train|test>/*` for each project and each dataset type it allows
+    (`creatable_only`: of the projects with `createMissingDatasets`, the only ones a replace may rebuild)."""
     return [
         _arn(scope, f"{name}/dataset/{ARN_TYPES[dataset_type]}/*")
         for name, policy in sorted(config.projects.items())
+        if policy.create_missing_datasets or not creatable_only
         for dataset_type in sorted(policy.dataset_types)
     ]

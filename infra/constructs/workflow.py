@@ -38,6 +38,7 @@ from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
     RECORD_CHUNK_FUNCTION,
+    REPLACE_DATASET_FUNCTION,
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
@@ -80,6 +81,7 @@ class PipelineWorkflow(Construct):
         skip_unchanged: lambda_.IFunction,
         apply: lambda_.IFunction,
         record_chunk: lambda_.IFunction,
+        replace_dataset: lambda_.IFunction,
         report: lambda_.IFunction,
         bucket: s3.IBucket,
         topic: sns.ITopic,
@@ -91,7 +93,7 @@ class PipelineWorkflow(Construct):
         self.timeout_seconds = config.execution_budget().total
         text = with_timeout(definition_text(), self.timeout_seconds)
         self._check_item_readers(text)
-        tasks = (take_turn, resolve, skip_unchanged, apply, record_chunk, report)
+        tasks = (take_turn, resolve, skip_unchanged, apply, record_chunk, replace_dataset, report)
         substitutions = self._substitutions(
             text,
             {
@@ -100,6 +102,7 @@ class PipelineWorkflow(Construct):
                 SKIP_UNCHANGED_FUNCTION: skip_unchanged.function_arn,
                 APPLY_CHUNK_FUNCTION: apply.function_arn,
                 RECORD_CHUNK_FUNCTION: record_chunk.function_arn,
+                REPLACE_DATASET_FUNCTION: replace_dataset.function_arn,
                 REPORT_FUNCTION: report.function_arn,
                 REPORT_TOPIC: topic.topic_arn,
             },

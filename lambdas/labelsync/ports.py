@@ -39,6 +39,12 @@ class ObjectStore(Protocol):
         """Every key under `prefix` (paginated listing)."""
         ...
 
+    def join(self, bucket: str, key: str, sources: Sequence[str], *, content_type: str) -> str | None:
+        """Store the `sources` objects, one after another, as one object (streamed: a few MB in memory
+        whatever the total); a newline is put between two sources where the first does not end with one.
+        Returns the new object's version id (None in an unversioned bucket)."""
+        ...
+
 
 class Executions(Protocol):
     def exists(self, name: str) -> bool: ...
@@ -62,6 +68,7 @@ class DatasetState:
     status: str
     last_updated: float | None  # LastUpdatedTimestamp, epoch seconds
     total_entries: int
+    status_message: str = ""  # StatusMessage: why a create or update failed
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,21 @@ class Datasets(Protocol):
         ...
 
     def create(self, project_arn: str, dataset_type: str) -> str: ...
+
+    def create_from_manifest(
+        self, project_arn: str, dataset_type: str, bucket: str, key: str, version: str | None
+    ) -> str:
+        """CreateDataset from one GroundTruthManifest object; when the project already has a dataset of that
+        type (this call was retried after it went through), that dataset's ARN."""
+        ...
+
+    def delete(self, dataset_arn: str) -> None:
+        """DeleteDataset; nothing when the dataset is already gone. Raises DatasetBusyError while it is busy."""
+        ...
+
+    def describe_if_exists(self, dataset_arn: str) -> DatasetState | None:
+        """DescribeDataset; None once the dataset is gone (ResourceNotFoundException: a deletion has ended)."""
+        ...
 
     def status(self, dataset_arn: str) -> str: ...
 

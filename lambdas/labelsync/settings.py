@@ -28,6 +28,7 @@ ENV_WARNINGS_AS_REJECTIONS = "WARNINGS_AS_REJECTIONS"
 ENV_REFUSE_UNUSABLE = "REFUSE_UNUSABLE"
 ENV_LEDGER_TABLE = "LEDGER_TABLE"
 ENV_DELTA_SYNC = "DELTA_SYNC"  # send only lines that differ from the dataset's entries
+ENV_REPLACE_MAX_REMOVED_PERCENT = "REPLACE_MAX_REMOVED_PERCENT"  # the replace guard (domain/replace.py)
 ENV_LABELING_JOBS = "LABELING_JOBS"  # labelsync/labeling_job_routes.py reads it
 ENV_CLAIMS_TABLE = "LABELING_JOB_CLAIMS_TABLE"  # DynamoDB: which completed jobs were copied (idempotency)
 
@@ -81,6 +82,7 @@ class Settings:
     refuse_unusable: bool = False  # refuse a manifest whose lines could not train a model (verdict UNUSABLE)
     ledger_table: str = ""  # DynamoDB: per-dataset run queue, lock and update timings
     delta_sync: bool = True  # leave out lines identical to the dataset's entry (domain/entry_digest.py)
+    replace_max_removed_percent: int = 20  # a replace may remove at most this share unless forced
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
             refuse_unusable=_bool(env, ENV_REFUSE_UNUSABLE, False),
             ledger_table=env.get(ENV_LEDGER_TABLE, ""),
             delta_sync=_bool(env, ENV_DELTA_SYNC, True),
+            replace_max_removed_percent=_int(env, ENV_REPLACE_MAX_REMOVED_PERCENT, 20, minimum=0, maximum=100),
         )
 
     def require(self, *names: str) -> None:
@@ -156,7 +159,7 @@ def parse_projects(text: str) -> dict[str, ProjectPolicy]:
     return projects
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -166,6 +169,8 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 

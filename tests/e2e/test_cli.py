@@ -46,6 +46,29 @@ def test_push_wait_follows_the_run_to_its_report_and_exits_by_outcome(server: Of
     assert flagged.stdout.startswith("SUCCEEDED_WITH_ERRORS: incoming/cli-project/test/pets-with-problems.jsonl")
 
 
+def test_push_replace_drops_in_the_replace_folder_and_force_needs_replace(server: OfflineServer) -> None:
+    usage = cli(server, "push", str(CLEAN), "--project", "cli-project", "--dataset", "train", "--force")
+    assert usage.exit_code == 2 and "give --replace too" in usage.stderr
+    done = cli(
+        server,
+        "push",
+        str(CLEAN),
+        "--project",
+        "cli-project",
+        "--dataset",
+        "test",
+        "--replace",
+        "--force",
+        "--wait",
+        "--json",
+    )
+    assert done.exit_code == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["key"] == "incoming/cli-project/test/replace/force/pets-clean.jsonl"
+    assert result["report"]["outcome"] == "SUCCEEDED", result["report"]
+    assert "replace: " in result["report"]["summary"]  # the run was a replace: the dataset is the file now
+
+
 def test_a_rejected_manifest_exits_4_and_a_bad_project_name_is_a_usage_error(server: OfflineServer) -> None:
     rejected = cli(server, "push", str(CLEAN), "--project", "not-allowed", "--dataset", "train", "--wait")
     assert rejected.exit_code == 4, rejected.stderr

@@ -28,7 +28,9 @@ def test_demo_json_mode_prints_one_sns_message_per_line(capsys: pytest.CaptureFi
     assert "execution SUCCEEDED" in err
 
 
-def test_demo_default_run_reports_the_three_examples_and_the_labeling_job(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_default_run_reports_the_examples_the_labeling_job_and_the_replace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert demo.main(["--time-scale", "0.001"]) == 0
     out = capsys.readouterr().out
     for outcome in ("SUCCEEDED", "SUCCEEDED_WITH_ERRORS", "REJECTED"):
@@ -36,8 +38,11 @@ def test_demo_default_run_reports_the_three_examples_and_the_labeling_job(capsys
     assert "Rejected lines (not sent):\n  line 5: ERROR_INVALID_JSON_LINE" in out  # the email body
     assert "Training readiness: UNUSABLE" in out
     assert "Created project demo-project with an empty TRAIN dataset (TEST will be created by the pipeline)" in out
-    assert "4 SNS message(s) and 4 completion event(s) for 3 manifest(s) and 1 labeling job(s)." in out
-    assert out.count("  Custom Labels Sync Run Completed: incoming/demo-project/") == 3
+    assert "5 SNS message(s) and 5 completion event(s) for 4 manifest(s) and 1 labeling job(s)." in out
+    assert out.count("  Custom Labels Sync Run Completed: incoming/demo-project/") == 4
+    # The curated TRAIN dataset in replace mode: the labeling job's fifth image is removed.
+    assert "Manifest: s3://labelsync-offline/incoming/demo-project/train/replace/pets-curated.jsonl" in out
+    assert "Replace: 1 of 11 entries removed (not in the manifest: s3://labelsync-offline/runs/" in out
     job_copy = "incoming/demo-project/train/labeling-job-demo-pets-multilabel-1.manifest"
     assert f"labeling job demo-pets-multilabel-1: COPIED s3://labelsync-offline/{job_copy}" in out
     assert f"Manifest: s3://labelsync-offline/{job_copy}\nDataset: demo-project TRAIN\n" in out

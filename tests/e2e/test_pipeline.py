@@ -46,6 +46,8 @@ def test_clean_manifest_is_applied_and_reported(stack: OfflineStack) -> None:
         "datasetType": "TRAIN",
         "createMissing": True,
         "key": "demo-project/TRAIN",
+        "mode": "update",
+        "force": False,
     }
     message = stack.messages()[0]
     assert message["MessageAttributes"]["outcome"]["Value"] == "SUCCEEDED"

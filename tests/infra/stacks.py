@@ -24,6 +24,7 @@ HANDLERS = {
     "skip_unchanged": "labelsync.handlers.skip_unchanged.handler",
     "apply": "labelsync.handlers.apply_chunk.handler",
     "record_chunk": "labelsync.handlers.record_chunk.handler",
+    "replace_dataset": "labelsync.handlers.replace_dataset.handler",
     "report": "labelsync.handlers.report_run.handler",
 }
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -324,8 +324,8 @@ def test_existing_key_arn_is_used_as_is(several: Synth) -> None:
 
 def test_log_retention_from_context(keyed: Synth) -> None:
     groups = keyed.of_type("AWS::Logs::LogGroup")
-    # seven functions, the labeling-job sync and the state machine
-    assert len(groups) == 9 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
+    # eight functions, the labeling-job sync and the state machine
+    assert len(groups) == 10 and all(g["Properties"]["RetentionInDays"] == 90 for g in groups.values())
 
 
 # --- topics and subscriptions --------------------------------------------------------------------------
@@ -400,7 +400,7 @@ def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
 
 def test_every_alarm_notifies_the_alert_topic(default: Synth) -> None:
     found = default.of_type("AWS::CloudWatch::Alarm")
-    assert len(found) == 12  # 5 pipeline alarms + one per function (7)
+    assert len(found) == 13  # 5 pipeline alarms + one per function (8)
     for alarm in found.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": default.alert_topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

@@ -23,6 +23,7 @@ from labelsync.settings import (
     ENV_POLL_TIMEOUT,
     ENV_PROJECTS,
     ENV_REFUSE_UNUSABLE,
+    ENV_REPLACE_MAX_REMOVED_PERCENT,
     ENV_REPORT_MAX_ERRORS,
     ENV_STATE_MACHINE_ARN,
     ENV_TOPIC_ARN,
@@ -34,6 +35,7 @@ from statemachine.definition import (
     APPLY_CHUNK_FUNCTION,
     PLACEHOLDERS,
     RECORD_CHUNK_FUNCTION,
+    REPLACE_DATASET_FUNCTION,
     REPORT_FUNCTION,
     REPORT_TOPIC,
     RESOLVE_DATASET_FUNCTION,
@@ -64,7 +66,8 @@ PIPELINE_ENV = {
     "apply": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE, ENV_POLL_INITIAL, ENV_POLL_MAX, ENV_POLL_TIMEOUT},
     "record_chunk": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_LEDGER_TABLE},
     "report": {ENV_BUCKET, ENV_TOPIC_ARN, ENV_WORK_PREFIX, ENV_REPORT_MAX_ERRORS, ENV_LEDGER_TABLE},
-    "skip_unchanged": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT},
+    "skip_unchanged": {ENV_BUCKET, ENV_WORK_PREFIX, ENV_DELTA_SYNC, ENV_CHUNK_LIMIT, ENV_REPLACE_MAX_REMOVED_PERCENT},
+    "replace_dataset": {ENV_BUCKET, ENV_WORK_PREFIX},
 }
 SIZES = {
     "plan": (1024, 900),
@@ -74,8 +77,9 @@ SIZES = {
     "record_chunk": (256, 60),
     "report": (512, 900),
     "skip_unchanged": (1024, 900),  # the dataset's index and one chunk; a listing step stops at half its time
+    "replace_dataset": (512, 900),  # streamed joins of the backup and the new manifest
 }
-TASKS = ("take_turn", "resolve", "skip_unchanged", "apply", "record_chunk", "report")
+TASKS = ("take_turn", "resolve", "skip_unchanged", "apply", "record_chunk", "replace_dataset", "report")
 
 # Actions that accept no resource ARN (or whose resource is not knowable here): the only ones allowed on "*".
 STAR_ACTIONS = {
@@ -205,7 +209,7 @@ def test_report_topic_requires_tls(synth: Synth) -> None:
 # --- functions -----------------------------------------------------------------------------------------
 
 
-def test_seven_pipeline_functions_share_runtime_architecture_and_one_self_contained_code_asset(synth: Synth) -> None:
+def test_eight_pipeline_functions_share_runtime_architecture_and_one_self_contained_code_asset(synth: Synth) -> None:
     props = {name: synth.props(fid) for name, fid in synth.functions.items()}
     for name, p in props.items():
         assert p["Runtime"] == "python3.14", name
@@ -262,8 +266,8 @@ def test_each_function_has_its_own_role_and_log_group_with_retention(synth: Synt
         log_groups.add(log_group)
         assert synth.props(log_group)["RetentionInDays"] > 0, name
         assert "ManagedPolicyArns" not in synth.props(synth.roles[name]), name
-    assert len(log_groups) == 7
-    assert len({synth.roles[name] for name in HANDLERS}) == 7
+    assert len(log_groups) == 8
+    assert len({synth.roles[name] for name in HANDLERS}) == 8
 
 
 # --- state machine -------------------------------------------------------------------------------------
@@ -284,6 +288,7 @@ def test_state_machine_runs_the_checked_in_definition(synth: Synth) -> None:
         SKIP_UNCHANGED_FUNCTION: {"Fn::GetAtt": [synth.functions["skip_unchanged"], "Arn"]},
         APPLY_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["apply"], "Arn"]},
         RECORD_CHUNK_FUNCTION: {"Fn::GetAtt": [synth.functions["record_chunk"], "Arn"]},
+        REPLACE_DATASET_FUNCTION: {"Fn::GetAtt": [synth.functions["replace_dataset"], "Arn"]},
         REPORT_FUNCTION: {"Fn::GetAtt": [synth.functions["report"], "Arn"]},
         REPORT_TOPIC: {"Ref": synth.topic},
     }
@@ -383,6 +388,16 @@ def test_every_role_has_exactly_the_expected_grants(synth: Synth) -> None:
             ("dynamodb:GetItem", table),
             ("dynamodb:PutItem", table),
         },
+        "replace_dataset": {
+            ("s3:GetObject", work),  # the listing's backup parts, the chunks, its own state
+            ("s3:PutObject", work),  # the joined backup, removed list and new manifest; markers
+            ("s3:GetObjectVersion", work),  # CreateDataset reads the manifest version with the caller's credentials
+            ("s3:ListBucket", listing),
+            ("rekognition:DescribeProjects", "*"),  # the dataset a retried CreateDataset already made
+            ("rekognition:CreateDataset", PROJECTS_ARN),
+            *{("rekognition:DescribeDataset", arn) for arn in DATASETS},
+            *{("rekognition:DeleteDataset", arn) for arn in DATASETS},
+        },
         "report": {
             ("s3:GetObject", work),
             ("s3:PutObject", work),
@@ -432,8 +447,10 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
         ("rekognition:ListDatasetEntries", {"report", "skip_unchanged"}),
         # resolve_dataset reads the status of a dataset it has just created; the poll loops are the state machine's;
         # skip_unchanged and apply read its LastUpdatedTimestamp (delta sync).
-        ("rekognition:DescribeDataset", {"statemachine", "resolve", "skip_unchanged", "apply"}),
-        ("rekognition:CreateDataset", {"resolve"}),
+        ("rekognition:DescribeDataset", {"statemachine", "resolve", "skip_unchanged", "apply", "replace_dataset"}),
+        # a replace that removes entries deletes the dataset and creates it again (replace_dataset only)
+        ("rekognition:DeleteDataset", {"replace_dataset"}),
+        ("rekognition:CreateDataset", {"resolve", "replace_dataset"}),
         ("rekognition:ListDatasetLabels", {"resolve"}),
         # AlertWithoutReport publishes from the state machine when the report function failed too.
         ("sns:Publish", {"report", "statemachine"}),
@@ -443,7 +460,7 @@ def test_wildcard_resources_only_for_actions_without_resource_scope(synth: Synth
         ("states:DescribeExecution", {"plan", "take_turn", "statemachine"}),
         ("dynamodb:Query", {"take_turn"}),
         ("dynamodb:UpdateItem", {"take_turn", "report"}),
-        ("s3:ListBucket", {"take_turn", "skip_unchanged", "report"}),
+        ("s3:ListBucket", {"take_turn", "skip_unchanged", "replace_dataset", "report"}),
     ],
 )
 def test_sensitive_actions_only_in_their_roles(synth: Synth, action: str, roles: set[str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.function_specs import REPORT, TASK_FUNCTIONS
+from infra.function_specs import REPLACE_DATASET, REPORT, TASK_FUNCTIONS
 from labelsync.event_contract import RUN_FAILED
 from offline.stack import OfflineConfig, OfflineStack
 
@@ -105,6 +105,12 @@ def test_every_function_runs_in_its_own_warm_worker(tight_report: OfflineStack) 
     for name in ("a", "b"):
         stack.drop(f"incoming/demo-project/train/{name}.jsonl", CLEAN)
         stack.wait_until_idle(timeout=120)
+    # A replace without the first image: the dataset is rebuilt (ReplaceDataset, held to its 512 MB too).
+    kept = CLEAN.read_bytes().splitlines(keepends=True)[1:]
+    stack.drop("incoming/demo-project/train/replace/c.jsonl", b"".join(kept))
+    stack.wait_until_idle(timeout=120)
+    rebuilt = [i for i in stack.runtime.invocations if i.function.endswith(REPLACE_DATASET.name)]
+    assert rebuilt and all(i.error is None for i in rebuilt) and (rebuilt[-1].result or {}).get("done")
     sandboxes = stack.runtime._sandboxes
     names = {spec.name for spec in TASK_FUNCTIONS} - {REPORT.name}
     assert {name.removeprefix("labelsync-") for name in sandboxes} >= names | {"PlanManifest"}

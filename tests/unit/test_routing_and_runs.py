@@ -34,7 +34,10 @@ def test_nested_and_dotted_keys_are_refused_naming_the_layout(key: str, said: st
     with pytest.raises(RouteRejected) as caught:
         route(key, "incoming/", PROJECTS)
     assert caught.value.code == "ROUTE_MALFORMED_KEY"
-    assert said in caught.value.message and "incoming/<project>/<train|test>/<file>" in caught.value.message
+    assert (
+        said in caught.value.message
+        and "incoming/<project>/<train|test>/[replace/[force/]]<file>" in caught.value.message
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,12 @@ import gzip
 import io
 import json
 import tracemalloc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, cast
 
 import pytest
 
+from labelsync.adapters.s3_store import JoinedObjects
 from labelsync.domain.errors import DatasetLabelLimitError, DatasetMissingError, DatasetNotAllowedError
 from labelsync.domain.runs import ManifestRef
 from labelsync.ports import DatasetInfo, DatasetState, EntryPage
@@ -43,6 +44,11 @@ class FakeStore:
 
     def keys(self, bucket: str, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def join(self, bucket: str, key: str, sources: Sequence[str], *, content_type: str) -> str | None:
+        joined = JoinedObjects(lambda source: io.BytesIO(self.objects[source]), sources)
+        self.objects[key] = joined.read()
+        return None
 
 
 def mark_applied(store: FakeStore, state: Mapping[str, Any], upto: int | None = None) -> dict[str, Any]:
@@ -100,6 +106,17 @@ class FakeDatasets:
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:
         raise AssertionError("not used")
+
+    def create_from_manifest(
+        self, project_arn: str, dataset_type: str, bucket: str, key: str, version: str | None
+    ) -> str:
+        raise AssertionError("not used")
+
+    def delete(self, dataset_arn: str) -> None:
+        raise AssertionError("not used")
+
+    def describe_if_exists(self, dataset_arn: str) -> DatasetState | None:
+        return self.describe(dataset_arn)
 
     def entry_page(
         self, dataset_arn: str, *, has_errors: bool, token: str | None, source_ref_contains: str | None = None

@@ -16,6 +16,7 @@ from labelsync.domain.errors import (
     ChunkRejectedError,
     ChunkTooLargeError,
     DatasetBusyError,
+    DatasetCreateRefusedError,
     ProjectNotFoundError,
     ServiceThrottledError,
     ServiceUnavailableError,
@@ -27,6 +28,8 @@ BUSY = {"ResourceInUseException", "ResourceNotReadyException"}
 THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
 UNAVAILABLE = {"InternalServerError", "ServiceUnavailableException"}
 REFUSED = {"ValidationException", "InvalidParameterException"}
+# CreateDataset from a manifest: refusals that made no dataset (the object unreadable, no permission).
+CREATE_REFUSED = REFUSED | {"InvalidS3ObjectException", "AccessDeniedException"}
 # The GroundTruth blob's length constraint, as a ValidationException names it; no other refusal matches.
 _SIZE_REFUSAL = re.compile(r"groundTruth.{0,80}?\blength\b", re.IGNORECASE | re.DOTALL)
 
@@ -77,6 +80,42 @@ class RekognitionDatasets:
                 return self._existing(project_arn, dataset_type, exc)
             raise _translate(exc, "CreateDataset") from exc
 
+    def create_from_manifest(
+        self, project_arn: str, dataset_type: str, bucket: str, key: str, version: str | None
+    ) -> str:
+        s3_object = {"Bucket": bucket, "Name": key, **({"Version": version} if version else {})}
+        try:
+            response = self._rek.create_dataset(
+                ProjectArn=project_arn,
+                DatasetType=dataset_type,
+                DatasetSource={"GroundTruthManifest": {"S3Object": s3_object}},
+            )
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ResourceAlreadyExistsException":
+                return self._existing(project_arn, dataset_type, exc)
+            translated = _translate(exc, "CreateDataset")
+            if translated is exc and error.get("Code") in CREATE_REFUSED:
+                raise DatasetCreateRefusedError(f"CreateDataset: {error.get('Code')}: {error.get('Message')}") from exc
+            raise translated from exc
+        return str(response["DatasetArn"])
+
+    def delete(self, dataset_arn: str) -> None:
+        try:
+            self._rek.delete_dataset(DatasetArn=dataset_arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return
+            raise _translate(exc, "DeleteDataset") from exc
+
+    def describe_if_exists(self, dataset_arn: str) -> DatasetState | None:
+        try:
+            return self.describe(dataset_arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise
+
     def _existing(self, project_arn: str, dataset_type: str, cause: ClientError) -> str:
         project = project_arn.split("/")[1]
         _, info = self.find(project, dataset_type)
@@ -99,6 +138,7 @@ class RekognitionDatasets:
             status=str(description["Status"]),
             last_updated=epoch_seconds(description.get("LastUpdatedTimestamp")),
             total_entries=int((description.get("DatasetStats") or {}).get("TotalEntries", 0)),
+            status_message=str(description.get("StatusMessage") or ""),
         )
 
     def update_entries(self, dataset_arn: str, changes: bytes) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, cast
 
+from boto3.s3.transfer import MB, TransferConfig
 from botocore.exceptions import ClientError
 
 from labelsync.ports import ObjectNotReadable
@@ -64,6 +66,59 @@ class S3Store:
     def keys(self, bucket: str, prefix: str) -> list[str]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [str(item["Key"]) for page in pages for item in page.get("Contents", [])]
+
+    def join(self, bucket: str, key: str, sources: Sequence[str], *, content_type: str) -> str | None:
+        """A managed (multipart above 8 MB) upload read from the sources in turn: at most JOIN_CONFIG's
+        parts in memory at once, whatever the total."""
+        stream = JoinedObjects(lambda source: self._s3.get_object(Bucket=bucket, Key=source)["Body"], sources)
+        self._s3.upload_fileobj(stream, bucket, key, ExtraArgs={"ContentType": content_type}, Config=JOIN_CONFIG)
+        version = self._s3.head_object(Bucket=bucket, Key=key).get("VersionId")
+        return str(version) if version and version != "null" else None
+
+
+JOIN_CONFIG = TransferConfig(multipart_threshold=8 * MB, multipart_chunksize=8 * MB, max_concurrency=2)
+
+
+class JoinedObjects:
+    """Several objects read as one file, with a newline between two where the first lacks its last one
+    (put before the next bytes that come: an empty object adds nothing)."""
+
+    def __init__(self, open_body: Callable[[str], Any], sources: Sequence[str]) -> None:
+        self._open, self._pending = open_body, list(reversed(sources))
+        self._body: Any = None
+        self._last = b"\n"
+        self._held = b""  # read but not yet returned (a separating newline and what followed it)
+        self._fresh = False  # nothing read yet from the current object
+
+    def read(self, size: int = -1) -> bytes:
+        out: list[bytes] = []
+        wanted = size if size is not None and size >= 0 else -1
+        while wanted != 0:
+            if self._held:
+                take = self._held if wanted < 0 else self._held[:wanted]
+                self._held = self._held[len(take) :]
+                out.append(take)
+                wanted -= len(take) if wanted > 0 else 0
+                continue
+            if self._body is None:
+                if not self._pending:
+                    break
+                self._body = self._open(self._pending.pop())
+                self._fresh = True
+            data = self._body.read(None if wanted < 0 else wanted)
+            if not data:
+                self._body.close()
+                self._body = None
+                continue
+            if self._last != b"\n" and self._fresh:
+                data = b"\n" + data
+            self._fresh = False
+            self._last = data[-1:]
+            self._held = data
+        return b"".join(out)
+
+    def readable(self) -> bool:
+        return True
 
 
 class _ClosingStream:

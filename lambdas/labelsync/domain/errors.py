@@ -43,3 +43,18 @@ class DatasetNotAllowedError(PipelineError):
 
 class ChunkTooLargeError(ChunkRejectedError):
     """The service refused a chunk for its size: the apply step splits it and sends the parts."""
+
+
+class ReplaceRefusedError(PipelineError):
+    """A replace was refused before anything changed (the removal guard, CreateDataset's limits, or the
+    dataset changed after it was listed): the old dataset is in place, as it was."""
+
+
+class ReplaceFailedError(PipelineError):
+    """A replace deleted the old dataset and the new one could not be created: the message says whether
+    the old entries were restored from the backup, and where the backup is."""
+
+
+class DatasetCreateRefusedError(PipelineError):
+    """CreateDataset refused the call outright (the manifest object unreadable, a parameter the service
+    rejects, no permission): no dataset was made, and sending the same call again cannot change that."""

@@ -89,6 +89,8 @@ def failure_from_state(state: Mapping[str, Any]) -> Failure:
         stage = "resolve-dataset"
     elif error.startswith("DatasetCreation"):
         stage = "create-dataset"
+    elif error.startswith("Replace"):
+        stage = "replace"
     elif error.startswith("States."):  # the map run itself (its item list, a child that could not start)
         stage = "apply-chunks"
     else:
@@ -255,6 +257,8 @@ def summary_line(report: Mapping[str, Any]) -> str:
         tail += f", {len(report['supersededByNewerManifest'])} left out (a newer manifest was applied first)"
     if counts.get("unchanged"):
         tail += f", {counts['unchanged']} unchanged (the dataset holds them as they are: not sent)"
+    if report.get("replace"):
+        tail += "; " + replace_line(report["replace"]).replace("Replace:", "replace:", 1)
     if report.get("resume"):
         tail += f"; resumed: {len(report['resume'].get('skippedChunks') or [])} chunk(s) already applied"
     if counts.get("warned") or counts.get("converted"):
@@ -290,6 +294,7 @@ def build_report(
     resume: Mapping[str, Any] | None = None,
     side_files: Mapping[str, str] | None = None,
     delta: Mapping[str, Any] | None = None,
+    replace: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`failure` with `requested` COMPLETED is a reconciliation failure: the outcome becomes FAILED.
 
@@ -333,6 +338,7 @@ def build_report(
         "supersededByNewerManifest": list(superseded_by_newer),
         "resume": dict(resume) if resume else None,
         "delta": dict(delta) if delta else None,
+        "replace": dict(replace) if replace else None,
         "warnings": list(plan.get("warnings") or []),
         "warningCodes": dict(plan.get("warningCodes") or {}),
         "codes": codes_by_kind(plan.get("warningCodes") or {}),
@@ -415,6 +421,9 @@ def email_text(message: Mapping[str, Any]) -> str:
         f"{counts.get('rejected', 0):,} rejected, {counts.get('superseded', 0):,} superseded, "
         f"{counts.get('blank', 0):,} blank; {counts.get('entriesWithErrors', 0):,} images flagged by the service"
     )
+    replaced = message.get("replace")
+    if replaced:
+        lines.append(replace_line(replaced))
     if message.get("rejection"):
         rejection = message["rejection"]
         lines.append(f"Not sent: {rejection['code']}: {show(str(rejection['message']))}")
@@ -472,3 +481,18 @@ def message_attributes(report: Mapping[str, Any]) -> dict[str, str]:
         "project": str(target.get("project") or "-"),
         "datasetType": str(target.get("datasetType") or "-"),
     }
+
+
+def replace_line(replaced: Mapping[str, Any]) -> str:
+    """The email's line for a replace: what it removed (or would have), and where the lists are."""
+    removed, entries = int(replaced.get("removed", 0)), int(replaced.get("datasetEntries", 0))
+    if replaced.get("refused"):
+        return f"Replace: refused, nothing removed ({removed:,} of {entries:,} entries would have gone)"
+    if not replaced.get("rebuild"):
+        return f"Replace: every one of the dataset's {entries:,} entries is in the manifest: nothing to remove"
+    if replaced.get("datasetArn"):
+        return (
+            f"Replace: {removed:,} of {entries:,} entries removed (not in the manifest: {replaced.get('removedUri')}); "
+            f"the old dataset's backup: {replaced.get('backupUri')}"
+        )
+    return f"Replace: not finished (step {replaced.get('step')}); the old dataset's backup: {replaced.get('backupUri')}"

@@ -161,6 +161,43 @@ class RunLayout:
         return f"{self.prefix}items-changed.json"
 
     @property
+    def replace_prefix(self) -> str:
+        """Replace mode's files (domain/replace.py): what the listing kept, the joined manifests, the steps."""
+        return f"{self.prefix}replace/"
+
+    def replace_backup_part_key(self, part: int) -> str:
+        """The old dataset's entries one listing step read, as manifest lines (service keys removed)."""
+        return f"{self.replace_prefix}backup-{part:06d}.jsonl"
+
+    def replace_removed_part_key(self, part: int) -> str:
+        """The source-refs one listing step found in the dataset and not in the manifest (JSON strings)."""
+        return f"{self.replace_prefix}removed-{part:06d}.jsonl"
+
+    @property
+    def replace_manifest_refs_key(self) -> str:
+        """The manifest's source-refs, as 16-byte ref keys (what the listing compares with)."""
+        return f"{self.replace_prefix}manifest-refs.bin"
+
+    @property
+    def replace_backup_key(self) -> str:
+        """The old dataset as one manifest: what a failed replace restores, and what a user can drop again."""
+        return f"{self.replace_prefix}backup.manifest"
+
+    @property
+    def replace_removed_key(self) -> str:
+        return f"{self.replace_prefix}removed.jsonl"
+
+    @property
+    def replace_manifest_key(self) -> str:
+        """The manifest's accepted lines as one object: CreateDataset's GroundTruthManifest."""
+        return f"{self.replace_prefix}new.manifest"
+
+    @property
+    def replace_state_key(self) -> str:
+        """Which step of the rebuild the run is at, and what each step learned."""
+        return f"{self.replace_prefix}state.json"
+
+    @property
     def applied_prefix(self) -> str:
         return f"{self.prefix}applied/"
 

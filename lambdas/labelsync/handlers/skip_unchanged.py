@@ -30,6 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         enabled=settings.delta_sync,
         chunk_limit=settings.chunk_limit_bytes,
         time_left=half_time_left(context),
+        max_removed_percent=settings.replace_max_removed_percent,
     )
     logger.info("unchanged lines left out", extra={"delta": result})
     return result

@@ -73,6 +73,12 @@ def update_index(
     applied = sorted((m for m in markers if int(m.get("lines", 0)) > 0), key=lambda m: float(m.get("sentAt") or 0))
     if not applied:
         return "unchanged: the run sent nothing"
+    rebuilt = next((m for m in applied if m.get("replacedBy")), None)
+    if rebuilt is not None:  # a replace created the dataset from the manifest: the index starts again from it
+        as_of = rebuilt.get("finishedAt")
+        pairs = [pair for marker in applied for pair in _sent(store, bucket, layout, marker)]
+        index = DatasetIndex(dataset_arn, None if as_of is None else float(as_of), dict(pairs), "replaced")
+        return _write(store, bucket, str(key), index, flagged, "the run's new dataset")
     if split:
         return "not updated: a chunk was split after a size rejection (its parts' timestamps are not chained)"
     base = _base(store, bucket, decision, dataset_arn)
@@ -93,10 +99,14 @@ def update_index(
         expected = float(finished)
     sent = [pair for marker in applied for pair in _sent(store, bucket, layout, marker)]
     index = base.with_entries(sent, as_of=expected, source="applied")
+    return _write(store, bucket, str(key), index, flagged, "the run's last update")
+
+
+def _write(store: ObjectStore, bucket: str, key: str, index: DatasetIndex, flagged: Iterable[str], when: str) -> str:
     for ref in flagged:
         index.entries.pop(ref_key(ref), None)
-    store.put_bytes(bucket, str(key), index.to_bytes(), content_type="application/octet-stream")
-    return f"updated: {len(index.entries):,} entries, true as of the run's last update"
+    store.put_bytes(bucket, key, index.to_bytes(), content_type="application/octet-stream")
+    return f"updated: {len(index.entries):,} entries, true as of {when}"
 
 
 def _base(store: ObjectStore, bucket: str, decision: Mapping[str, Any], dataset_arn: str) -> DatasetIndex:

@@ -110,7 +110,9 @@ def plan_and_start(
     else:
         plan = _plan(ref, settings, store, sink)
 
-    digest = plan_digest(target.dataset_key if target else "", sink.digests, settings.chunk_limit_bytes)
+    # A replace is another plan than an update of the same lines: one never resumes the other.
+    dataset = "" if target is None else target.dataset_key + (" replace" if target.replace else "")
+    digest = plan_digest(dataset, sink.digests, settings.chunk_limit_bytes)
     try:
         _write_run_files(ref, target, plan, settings, layout, store, sink, digest)
     finally:

@@ -32,6 +32,7 @@ from labelsync.domain.runs import RunLayout
 from labelsync.domain.side_files import side_file_items, side_file_values, summarize
 from labelsync.ports import Datasets, Notifier, ObjectStore, RunEvents, RunLedger
 from labelsync.usecases.delta_index import read_delta, update_index
+from labelsync.usecases.replace_dataset import replace_summary
 from labelsync.usecases.scan_dataset import scan_check, scan_progress, scan_step, stored_findings
 
 
@@ -149,6 +150,7 @@ def report_run(
         else None,
         side_files=side_files,
         delta=delta.as_report(index_note) if delta.decision else None,
+        replace=replace_summary(store, bucket, layout, delta.decision),
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:

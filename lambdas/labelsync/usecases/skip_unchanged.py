@@ -28,11 +28,13 @@ from typing import Any
 
 from labelsync.domain.dataset_index import EMPTY, INDEX, LISTING, DatasetIndex, pack, unpack
 from labelsync.domain.entry_digest import entry_digest, stored_digest
-from labelsync.domain.errors import DatasetBusyError
+from labelsync.domain.errors import DatasetBusyError, ReplaceRefusedError
 from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.lines import split_lines
+from labelsync.domain.replace import DEFAULT_MAX_REMOVED_PERCENT, Removal, guard_refusal, rebuild_refusal
 from labelsync.domain.runs import RunLayout, dataset_index_key
 from labelsync.ports import Datasets, DatasetState, ObjectStore
+from labelsync.usecases.replace_listing import BackupKeeper, manifest_refs, rebuild_sources
 
 MAX_LISTING_PAGES = 5_000  # 500,000 entries: twice the service's dataset limit
 
@@ -47,32 +49,148 @@ def skip_unchanged(
     chunk_limit: int,
     time_left: Callable[[], bool] = lambda: True,
     max_pages: int = MAX_LISTING_PAGES,
+    max_removed_percent: int = DEFAULT_MAX_REMOVED_PERCENT,
 ) -> dict[str, Any]:
     run, target = event["run"], event["target"]
     bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
     dataset_arn = str(event["datasetArn"])
     items: list[dict[str, Any]] = json.loads(store.get_bytes(bucket, str(event["itemsKey"])))
     index_key = dataset_index_key(work_prefix, str(target["key"]))
+    if target.get("mode") == "replace":
+        return _replace(
+            event,
+            store=store,
+            datasets=datasets,
+            items=items,
+            index_key=index_key,
+            enabled=enabled,
+            chunk_limit=chunk_limit,
+            time_left=time_left,
+            max_pages=max_pages,
+            max_removed_percent=max_removed_percent,
+        )
     if not enabled:
         return _decided(store, bucket, layout, items, chunk_limit, {"enabled": False, "reason": "deltaSync is off"})
     if not items:
         no_chunk = {"enabled": True, "indexKey": index_key, "reason": "no chunk left"}
         return _decided(store, bucket, layout, items, chunk_limit, no_chunk)
+    state = _settled_state(datasets, dataset_arn)
+    found = _dataset_state(store, datasets, bucket, layout, index_key, dataset_arn, state, time_left, max_pages)
+    if found is None:  # the listing goes on in the next step
+        return _listing_continues(store, bucket, layout)
+    index, source, reason = found
+    decision: dict[str, Any] = {"enabled": True, "indexKey": index_key, "source": source, "reason": reason}
+    return _send_changed(store, bucket, layout, items, chunk_limit, decision, index)
+
+
+def _settled_state(datasets: Datasets, dataset_arn: str) -> DatasetState:
     state = datasets.describe(dataset_arn)
     if state.status.endswith("_IN_PROGRESS"):
         # Someone else's update is under way: entries listed or compared now may change when it completes.
         raise DatasetBusyError(f"the dataset is {state.status}: unchanged lines are decided once it has finished")
-    found = _dataset_state(store, datasets, bucket, layout, index_key, dataset_arn, state, time_left, max_pages)
-    if found is None:  # the listing goes on in the next step
-        progress = json.loads(store.get_bytes(bucket, layout.delta_listing_key))
-        return {"continue": True, "listing": {"pages": progress["pages"], "entries": progress["entries"]}}
-    index, source, reason = found
-    decision: dict[str, Any] = {"enabled": True, "indexKey": index_key, "source": source, "reason": reason}
+    return state
+
+
+def _listing_continues(store: ObjectStore, bucket: str, layout: RunLayout) -> dict[str, Any]:
+    progress = json.loads(store.get_bytes(bucket, layout.delta_listing_key))
+    return {"continue": True, "listing": {"pages": progress["pages"], "entries": progress["entries"]}}
+
+
+def _send_changed(
+    store: ObjectStore,
+    bucket: str,
+    layout: RunLayout,
+    items: list[dict[str, Any]],
+    chunk_limit: int,
+    decision: dict[str, Any],
+    index: DatasetIndex | None,
+) -> dict[str, Any]:
+    """The items with the lines `index` holds as they are left out (all of them when there is no index)."""
     if index is None:
         return _decided(store, bucket, layout, items, chunk_limit, decision)
     kept = [item for item in (_filter(store, bucket, layout, item, index) for item in items) if item is not None]
     compared = {**decision, "asOf": index.as_of, "indexEntries": len(index.entries)}
     return _decided(store, bucket, layout, kept, chunk_limit, compared)
+
+
+def _replace(
+    event: Mapping[str, Any],
+    *,
+    store: ObjectStore,
+    datasets: Datasets,
+    items: list[dict[str, Any]],
+    index_key: str,
+    enabled: bool,
+    chunk_limit: int,
+    time_left: Callable[[], bool],
+    max_pages: int,
+    max_removed_percent: int,
+) -> dict[str, Any]:
+    """Replace mode: the manifest is the whole dataset. The dataset is always listed (its index holds no
+    source-refs and leaves out flagged entries: the guard, the list of what is removed and the backup
+    need every entry). Nothing to remove: an ordinary update (delta sync as configured). Too much to
+    remove: refused. Otherwise the state machine rebuilds the dataset (usecases/replace_dataset.py)."""
+    run, target = event["run"], event["target"]
+    bucket, layout = str(run["bucket"]), RunLayout(str(run["prefix"]))
+    dataset_arn = str(event["datasetArn"])
+    state = _settled_state(datasets, dataset_arn)
+    sources = rebuild_sources(store, bucket, layout, items)
+    index: DatasetIndex | None = DatasetIndex(dataset_arn, state.last_updated, {}, EMPTY)
+    source, reason, removal = EMPTY, "the dataset has no entries", Removal(0, 0)
+    if state.total_entries:
+        refs = manifest_refs(store, bucket, layout, sources)
+
+        def keeper(progress: dict[str, Any]) -> BackupKeeper:
+            return BackupKeeper(store, bucket, layout, refs, progress.get("replace") or {})
+
+        listed = _list_step(store, datasets, bucket, layout, dataset_arn, state, time_left, max_pages, keeper)
+        if listed is None:
+            return _listing_continues(store, bucket, layout)
+        if isinstance(listed, str):
+            raise ReplaceRefusedError(
+                f"replace refused: the dataset could not be read whole ({listed}); nothing was changed. "
+                "Drop the manifest again once nothing else updates the dataset"
+            )
+        counters = json.loads(store.get_bytes(bucket, layout.delta_listing_key))["replace"]
+        removal = Removal(int(counters["removed"]), int(counters["listed"]))
+        index = DatasetIndex(dataset_arn, state.last_updated, listed, LISTING)
+        if enabled:
+            store.put_bytes(bucket, index_key, index.to_bytes(), content_type="application/octet-stream")
+        source, reason = LISTING, f"a replace lists the whole dataset: {removal.dataset_entries:,} entries"
+    key = str(run["manifest"]["key"])
+    forced_folder = key.rsplit("/", 1)[0] + "/force/"
+    note = {
+        "removed": removal.removed,
+        "datasetEntries": removal.dataset_entries,
+        "maxRemovedPercent": max_removed_percent,
+        "force": bool(target.get("force")),
+        "listedAt": state.last_updated,
+        "rebuild": False,
+    }
+    decision: dict[str, Any] = {"enabled": enabled, "indexKey": index_key, "source": source, "reason": reason}
+    refusal = guard_refusal(
+        removal, max_percent=max_removed_percent, force=bool(target.get("force")), forced_folder=forced_folder
+    )
+    if refusal is None and removal.removed:
+        refusal = rebuild_refusal(
+            str(target["project"]),
+            create_allowed=bool(target.get("createMissing", True)),
+            lines=sum(s.lines for s in sources),
+            size=sum(s.size for s in sources),
+        )
+    if refusal is not None:
+        store.put_bytes(
+            bucket, layout.delta_key, utf8_json({**decision, "unchanged": 0, "replace": {**note, "refused": refusal}})
+        )
+        raise ReplaceRefusedError(refusal)
+    if not removal.removed:  # every entry of the dataset is in the manifest: an update does it
+        if not enabled:
+            decision["reason"] = "deltaSync is off"
+            index = None
+        return _send_changed(store, bucket, layout, items, chunk_limit, {**decision, "replace": note}, index)
+    note["rebuild"] = True
+    decided = _decided(store, bucket, layout, [], chunk_limit, {**decision, "replace": note})
+    return {**decided, "replace": {"removed": removal.removed, "datasetEntries": removal.dataset_entries}}
 
 
 def _dataset_state(
@@ -114,9 +232,13 @@ def _list_step(
     state: DatasetState,
     time_left: Callable[[], bool],
     max_pages: int,
+    keeper: Callable[[dict[str, Any]], BackupKeeper] | None = None,
 ) -> dict[bytes, bytes] | str | None:
-    """One step of the listing: every entry once it is done, None to go on, or why it cannot be used."""
+    """One step of the listing: every entry once it is done, None to go on, or why it cannot be used.
+
+    `keeper` (replace mode): also keeps every entry as a backup line and each one the manifest lacks."""
     progress = _listing_progress(store, bucket, layout, state)
+    kept = keeper(progress) if keeper is not None else None
     entries: dict[bytes, bytes] = {}
     token, read = progress["token"], 0
     while True:
@@ -129,9 +251,13 @@ def _list_step(
             digest = stored_digest(line)
             if digest is not None:
                 entries[digest[0]] = digest[1]
+            if kept is not None:
+                kept.add(line)
         token = page.next_token
         if token is None or not time_left():
             break
+    if kept is not None:
+        progress["replace"] = kept.flush()
     if token is not None:  # stopped for time: store what this step read, and where to go on
         store.put_bytes(bucket, layout.delta_listing_part_key(progress["parts"]), pack(entries.items()))
         progress |= {"token": token, "parts": progress["parts"] + 1, "entries": progress["entries"] + len(entries)}
