@@ -1,6 +1,6 @@
 """Delta sync at the service's maximum, measured on the offline stack (issue 18).
 
-    python -m benchmarks.delta_sync [--lines 250000] [--changed 0.01] [--latency 0.3] [--write-docs]
+    python -m benchmarks.delta_sync [--lines 250000] [--changed 0.01] [--latency 0.3] [--removed 0.05] [--write-docs]
 
 Run 1 syncs a manifest of `--lines` object-detection lines into an empty dataset (everything sent; the
 run writes the dataset's index). Run 2 drops the same manifest again: the target is 0 lines sent and
@@ -11,7 +11,9 @@ index is stale and SkipUnchanged lists the whole dataset (ListDatasetEntries at 
 seconds a page, as benchmarks/report_scan.py assumes) before sending only that entry. The index read
 and the listing are compared in AWS seconds (real seconds plus the simulated latency charged to the
 function), calls and cost. Run 2's requests, state transitions and billed Lambda seconds are priced
-(benchmarks/scale_and_cost.py PRICES) per 1,000,000 unchanged entries re-dropped.
+(benchmarks/scale_and_cost.py PRICES) per 1,000,000 unchanged entries re-dropped. Run 5 is replace mode:
+the manifest without `--removed` of its lines, dropped under `replace/`: the dataset is listed (backup and
+removed list), deleted and created again from the manifest; measured in steps, AWS seconds and calls.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- delta-sync:start -->", "<!-- delta-sync:end -->"
 PROJECT = "delta-project"
 KEY = f"incoming/{PROJECT}/train/{{name}}.jsonl"
+REPLACE_KEY = f"incoming/{PROJECT}/train/replace/{{name}}.jsonl"
+REPLACE = "labelsync-ReplaceDataset"
 UNCHANGED_TARGET_SECONDS = 60.0
 SKIP = "labelsync-SkipUnchanged"
 
@@ -71,6 +75,10 @@ class RunResult:
     describe_calls: int
     index_bytes: int
     cost: list[CostLine] = field(default_factory=list)
+    replace: dict[str, Any] = field(default_factory=dict)  # the report's replace block (run 5)
+    replace_steps: int = 0
+    replace_aws_seconds: float = 0.0
+    dataset_calls: dict[str, int] = field(default_factory=dict)
 
     @property
     def usd(self) -> float:
@@ -94,8 +102,8 @@ def edited(body: bytes, share: float, seed: int) -> tuple[bytes, int]:
     return ("\n".join(out) + "\n").encode(), len(picked)
 
 
-def measure(stack: OfflineStack, api: Any, name: str, body: bytes) -> RunResult:
-    """Drop `body` as a new manifest; measure from the drop to its SNS report."""
+def measure(stack: OfflineStack, api: Any, name: str, body: bytes, key: str = KEY) -> RunResult:
+    """Drop `body` as a new manifest (at `key`, formatted with `name`); measure from the drop to its SNS report."""
     invocations_before = len(stack.runtime.invocations)
     updates_before = len(stack.service.updates)
     calls_before = len(stack.service.calls)
@@ -103,7 +111,7 @@ def measure(stack: OfflineStack, api: Any, name: str, body: bytes) -> RunResult:
     api.reset()
     reports_before = len(stack.messages())
     start = time.perf_counter()
-    stack.drop(KEY.format(name=name), body)
+    stack.drop(key.format(name=name), body)
     while len(stack.messages()) <= reports_before:
         time.sleep(0.05)
     e2e = time.perf_counter() - start
@@ -138,6 +146,10 @@ def measure(stack: OfflineStack, api: Any, name: str, body: bytes) -> RunResult:
         listed_pages=_listed_pages(str(delta.get("reason") or "")),
         describe_calls=calls["DescribeDataset"],
         index_bytes=index_bytes,
+        replace=dict(report.get("replace") or {}),
+        replace_steps=sum(1 for i in invocations if i.function == REPLACE),
+        replace_aws_seconds=sum(i.aws_seconds for i in invocations if i.function == REPLACE),
+        dataset_calls={op: calls[op] for op in ("DeleteDataset", "CreateDataset")},
     )
     result.cost = price_of(
         transitions=transitions(parent) + sum(transitions(c.event_types) for c in children),
@@ -158,7 +170,16 @@ def _listed_pages(reason: str) -> int:
     return int(reason.split(marker)[0].rsplit("(", 1)[1].replace(",", ""))
 
 
-def run(lines: int, share: float, latency: float, seed: int, time_scale: float) -> tuple[list[RunResult], int]:
+def without(body: bytes, share: float, seed: int) -> bytes:
+    """The manifest with `share` of its lines left out (the images a curation dropped)."""
+    lines = body.decode().splitlines()
+    dropped = set(random.Random(seed + 1).sample(range(len(lines)), max(1, round(len(lines) * share))))
+    return ("\n".join(text for index, text in enumerate(lines) if index not in dropped) + "\n").encode()
+
+
+def run(
+    lines: int, share: float, latency: float, seed: int, time_scale: float, removed: float
+) -> tuple[list[RunResult], int]:
     body = detection_manifest(lines, seed=seed, prefix="delta")
     changed_body, changed = edited(body, share, seed)
     config = OfflineConfig(time_scale=time_scale)
@@ -182,11 +203,13 @@ def run(lines: int, share: float, latency: float, seed: int, time_scale: float) 
         stack.wait_for_dataset(dataset_arn, timeout=120)
         stack.service.faults.set_rates("ListDatasetEntries", latency_seconds=latency)
         results.append(measure(stack, api, "labels-after-console-edit", changed_body))
+        # Replace mode: the curated manifest (some images dropped) becomes the whole dataset.
+        results.append(measure(stack, api, "labels-curated", without(changed_body, removed, seed), REPLACE_KEY))
     return results, changed
 
 
 def format_results(results: list[RunResult], lines: int, changed: int, latency: float, wall: float) -> list[str]:
-    first, unchanged, edited_run, listed = results
+    first, unchanged, edited_run, listed, replaced = results
     out = [
         f"- machine: {describe()}",
         f"- {lines:,} object-detection lines; every run is a new S3 drop of the manifest; updates last 2-5 "
@@ -241,6 +264,26 @@ def format_results(results: list[RunResult], lines: int, changed: int, latency: 
         f"${first.usd * 1_000_000 / lines:.4f} per 1,000,000 entries in AWS requests alone, plus hours of the "
         "dataset's updates that run 2 does not wait for."
     )
+    block = replaced.replace
+    removed_share = int(block.get("removed", 0)) / max(1, int(block.get("datasetEntries", 0)))
+    out += [
+        "",
+        f"Replace mode (run 5): the manifest without {block.get('removed', 0):,} of its lines ({removed_share:.0%}), "
+        "dropped under `replace/`:",
+        "",
+        "| outcome | removed | rebuilt | SkipUnchanged: listing and backup (steps, AWS s) | ReplaceDataset (steps, AWS s) "
+        "| DeleteDataset, CreateDataset | ListDatasetEntries (listing + report) | drop to report (wall) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {replaced.outcome} | {block.get('removed', 0):,} of {block.get('datasetEntries', 0):,} "
+        f"| {'yes' if block.get('rebuild') else 'no'} | {replaced.skip_steps}, {replaced.skip_aws_seconds:.1f} "
+        f"| {replaced.replace_steps}, {replaced.replace_aws_seconds:.1f} "
+        f"| {replaced.dataset_calls.get('DeleteDataset', 0)}, {replaced.dataset_calls.get('CreateDataset', 0)} "
+        f"| {replaced.listed_pages:,} + {replaced.list_calls - replaced.listed_pages:,} | {replaced.e2e_seconds:.1f} s |",
+        "",
+        "A replace always lists the dataset (the backup and the names of what is removed need every entry), so "
+        "its listing costs what run 4's does; ReplaceDataset's steps are the streamed joins and the polls of the "
+        "delete and the create, whose own durations are the service's.",
+    ]
     return out
 
 
@@ -249,12 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=250_000)
     parser.add_argument("--changed", type=float, default=0.01, help="share of lines edited in run 3")
     parser.add_argument("--latency", type=float, default=0.3, help="simulated seconds per ListDatasetEntries (run 4)")
+    parser.add_argument("--removed", type=float, default=0.05, help="share of lines a replace leaves out (run 5)")
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--time-scale", type=float, default=0.001)
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    results, changed = run(args.lines, args.changed, args.latency, args.seed, args.time_scale)
+    results, changed = run(args.lines, args.changed, args.latency, args.seed, args.time_scale, args.removed)
     lines = format_results(results, args.lines, changed, args.latency, time.perf_counter() - started)
     print("\n".join(lines))
     if args.write_docs:

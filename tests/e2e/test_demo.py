@@ -42,7 +42,8 @@ def test_demo_default_run_reports_the_examples_the_labeling_job_and_the_replace(
     assert out.count("  Custom Labels Sync Run Completed: incoming/demo-project/") == 4
     # The curated TRAIN dataset in replace mode: the labeling job's fifth image is removed.
     assert "Manifest: s3://labelsync-offline/incoming/demo-project/train/replace/pets-curated.jsonl" in out
-    assert "Replace: 1 of 11 entries removed (not in the manifest: s3://labelsync-offline/runs/" in out
+    removed = "s3://labelsync-demo-images/ground-truth/pets-0005.jpg"
+    assert f"Replace: 1 of 11 entries removed: {removed}" in out and "(not in the manifest; all of them: s3://" in out
     job_copy = "incoming/demo-project/train/labeling-job-demo-pets-multilabel-1.manifest"
     assert f"labeling job demo-pets-multilabel-1: COPIED s3://labelsync-offline/{job_copy}" in out
     assert f"Manifest: s3://labelsync-offline/{job_copy}\nDataset: demo-project TRAIN\n" in out

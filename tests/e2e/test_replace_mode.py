@@ -62,6 +62,7 @@ def test_a_replace_removes_the_entries_the_manifest_does_not_hold(stack: Offline
     assert replaced["previousDatasetArn"] == old_arn and report["datasetArn"] == replaced["datasetArn"] != old_arn
     assert set(stored(stack, report["datasetArn"])) == refs(kept + added)
     assert {json.loads(text) for text in read(stack, replaced["removedUri"])} == refs(LINES[:4])
+    assert set(replaced["removedSample"]) == refs(LINES[:4])
     backup = [json.loads(text) for text in read(stack, replaced["backupUri"])]
     assert refs(backup) == refs(LINES) and not any("cl-metadata" in item for item in backup)
     assert (
@@ -130,4 +131,19 @@ def test_a_rebuild_that_fails_puts_the_old_entries_back_and_says_so(stack: Offli
     restored = train_dataset(stack)
     assert restored["DatasetArn"] != first["datasetArn"] and restored["Status"] == "CREATE_COMPLETE"
     assert set(stored(stack, restored["DatasetArn"])) == refs(LINES)
-    assert report["replace"]["restoredDatasetArn"] == restored["DatasetArn"]
+    assert report["replace"]["restoredDatasetArn"] == restored["DatasetArn"] == report["datasetArn"]
+
+
+def test_a_rebuild_survives_throttling_past_the_sdk_retries(stack: OfflineStack) -> None:
+    """Each of DeleteDataset and CreateDataset throttled more times than botocore retries: the state
+    machine's Retry (ServiceThrottledError) carries the step on, and nothing is done twice."""
+    drop(stack, UPDATE.format(name="pets"), manifest(LINES))
+    stack.service.faults.throttle("DeleteDataset", times=8)
+    stack.service.faults.throttle("CreateDataset", times=8)
+    report = drop(stack, REPLACE.format(name="pets-curated"), manifest(LINES[4:]))
+    assert report["outcome"] == "SUCCEEDED", report["failure"]
+    assert report["replace"]["removed"] == 4 and set(stored(stack, report["datasetArn"])) == refs(LINES[4:])
+    throttled = [i for i in stack.runtime.invocations if i.function.endswith("ReplaceDataset") and i.error]
+    assert throttled and {i.error["errorType"] for i in throttled} == {"ServiceThrottledError"}
+    (project,) = stack.client("rekognition").describe_projects(ProjectNames=["demo-project"])["ProjectDescriptions"]
+    assert len(project["Datasets"]) == 1  # one TRAIN dataset, created once

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from labelsync.adapters.s3_store import JoinedObjects
-from labelsync.domain.errors import ReplaceFailedError, ReplaceRefusedError
+from labelsync.domain.errors import DatasetCreateRefusedError, ReplaceFailedError, ReplaceRefusedError
 from labelsync.domain.replace import (
     CREATE_MAX_LINES,
     DONE,
@@ -125,9 +125,9 @@ class ScriptedService:
     """The dataset calls a rebuild makes, with the service's asynchronous states; `crash_after` raises once
     right after the named call went through (a Lambda that died before it recorded the step)."""
 
-    def __init__(self, *, create_fails: bool = False, crash_after: str | None = None) -> None:
+    def __init__(self, *, create_fails: bool = False, crash_after: str | None = None, refuse_new: bool = False) -> None:
         self.datasets: dict[str, dict[str, Any]] = {OLD: {"status": "UPDATE_COMPLETE", "at": 100.0, "source": "old"}}
-        self.create_fails, self.crash_after = create_fails, crash_after
+        self.create_fails, self.crash_after, self.refuse_new = create_fails, crash_after, refuse_new
         self.calls: list[str] = []
         self.serial = 1
 
@@ -166,6 +166,8 @@ class ScriptedService:
     def create_from_manifest(
         self, project_arn: str, dataset_type: str, bucket: str, key: str, version: str | None
     ) -> str:
+        if self.refuse_new and key.endswith("new.manifest"):
+            raise DatasetCreateRefusedError("CreateDataset: InvalidS3ObjectException: Unable to get object")
         existing = [arn for arn, d in self.datasets.items() if d["status"] != "DELETE_IN_PROGRESS"]
         if existing:  # ResourceAlreadyExistsException: the adapter answers with that dataset
             return existing[0]
@@ -248,3 +250,11 @@ def test_a_dataset_changed_since_it_was_listed_is_not_deleted() -> None:
     with pytest.raises(ReplaceRefusedError, match="changed after it was listed"):
         rebuild(store, service)
     assert service.calls == [] and service.datasets[OLD]["status"] == "UPDATE_COMPLETE"
+
+
+def test_a_create_the_service_refuses_outright_also_restores_the_backup() -> None:
+    store, service = prepared_store(), ScriptedService(refuse_new=True)
+    with pytest.raises(ReplaceFailedError, match="InvalidS3ObjectException") as caught:
+        rebuild(store, service)
+    (restored,) = service.datasets.values()
+    assert restored["source"].endswith("backup.manifest") and "restored from the backup" in str(caught.value)

@@ -491,8 +491,10 @@ def replace_line(replaced: Mapping[str, Any]) -> str:
     if not replaced.get("rebuild"):
         return f"Replace: every one of the dataset's {entries:,} entries is in the manifest: nothing to remove"
     if replaced.get("datasetArn"):
+        sample = [rules.printable(str(ref)) for ref in replaced.get("removedSample") or []]
+        named = f": {', '.join(sample)}{', ...' if removed > len(sample) else ''}" if sample else ""
         return (
-            f"Replace: {removed:,} of {entries:,} entries removed (not in the manifest: {replaced.get('removedUri')}); "
-            f"the old dataset's backup: {replaced.get('backupUri')}"
+            f"Replace: {removed:,} of {entries:,} entries removed{named} (not in the manifest; all of them: "
+            f"{replaced.get('removedUri')}); the old dataset's backup: {replaced.get('backupUri')}"
         )
     return f"Replace: not finished (step {replaced.get('step')}); the old dataset's backup: {replaced.get('backupUri')}"

@@ -8,6 +8,7 @@ The order and its reasons are in domain/replace.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +18,12 @@ from labelsync.domain import replace as steps
 from labelsync.domain.errors import DatasetCreateRefusedError, ReplaceFailedError, ReplaceRefusedError
 from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.runs import RunLayout
+from labelsync.domain.side_files import side_file_values
 from labelsync.ports import Datasets, ObjectStore
 from labelsync.usecases.replace_listing import rebuild_sources
 
 NDJSON = "application/x-ndjson"
+REMOVED_SAMPLE = 10  # removed source-refs the report and the email name (the list holds them all)
 
 
 def replace_dataset(event: Mapping[str, Any], *, store: ObjectStore, datasets: Datasets) -> dict[str, Any]:
@@ -122,16 +125,11 @@ class _Rebuild:
         return self._to(steps.DELETING, wait=True)
 
     def _deleting(self) -> int | None:
-        if self.datasets.describe_if_exists(self.record["oldArn"]) is None:
-            return self._to(steps.CREATE)
-        return self._poll(f"the old dataset {self.record['oldArn']} is still being deleted")
+        return self._until_gone(self.record["oldArn"], steps.CREATE, "the old dataset")
 
     def _create(self) -> int | None:
-        manifest = self.record["manifest"]
         try:
-            arn = self.datasets.create_from_manifest(
-                self.record["projectArn"], self.dataset_type, self.bucket, manifest["key"], manifest.get("version")
-            )
+            arn = self._create_from(self.record["manifest"])
         except DatasetCreateRefusedError as exc:  # no dataset was made (the manifest unreadable, say): restore
             self.record["failure"] = f"CreateDataset refused the manifest: {exc}"
             return self._to(steps.RESTORE_CREATE)
@@ -153,16 +151,11 @@ class _Rebuild:
         return self._to(steps.RESTORE_DELETING, wait=True)
 
     def _restore_deleting(self) -> int | None:
-        if self.datasets.describe_if_exists(self.record["newArn"]) is None:
-            return self._to(steps.RESTORE_CREATE)
-        return self._poll(f"the failed dataset {self.record['newArn']} is still being deleted")
+        return self._until_gone(self.record["newArn"], steps.RESTORE_CREATE, "the failed dataset")
 
     def _restore_create(self) -> int | None:
-        backup = self.record["backup"]
         try:
-            arn = self.datasets.create_from_manifest(
-                self.record["projectArn"], self.dataset_type, self.bucket, backup["key"], backup.get("version")
-            )
+            arn = self._create_from(self.record["backup"])
         except DatasetCreateRefusedError as exc:
             raise ReplaceFailedError(self._unrestored(f"CreateDataset refused the backup too: {exc}", None)) from exc
         self.record["restoredArn"] = arn
@@ -183,6 +176,17 @@ class _Rebuild:
         return self._poll(f"the restored dataset {arn} is still {state.status}")
 
     # -- helpers ---------------------------------------------------------------------------------------
+    def _until_gone(self, arn: str, then: str, what: str) -> int | None:
+        if self.datasets.describe_if_exists(arn) is None:
+            return self._to(then)
+        return self._poll(f"{what} {arn} is still being deleted")
+
+    def _create_from(self, manifest: Mapping[str, Any]) -> str:
+        """CreateDataset from one of the run's joined objects (that version), for the routed dataset type."""
+        return self.datasets.create_from_manifest(
+            self.record["projectArn"], self.dataset_type, self.bucket, str(manifest["key"]), manifest.get("version")
+        )
+
     def _unrestored(self, why: str, failed_arn: str | None) -> str:
         where = (
             f"The project's {self.dataset_type} dataset {failed_arn} is CREATE_FAILED: delete it"
@@ -259,8 +263,16 @@ def replace_summary(
             "datasetArn": record.get("newArn") if record["phase"] == steps.DONE else None,
             "restoredDatasetArn": record.get("restoredArn"),
             "failure": record.get("failure"),
+            "removedSample": _first(store, bucket, str(record["removed"]["key"]), REMOVED_SAMPLE),
             "removedUri": uri + record["removed"]["key"],
             "backupUri": uri + record["backup"]["key"],
             "manifestUri": uri + record["manifest"]["key"],
         }
     return summary
+
+
+def _first(store: ObjectStore, bucket: str, key: str, count: int) -> list[str]:
+    """The first `count` source-refs of the removed list, streamed (it can hold 250,000)."""
+    if key not in store.keys(bucket, key):
+        return []
+    return [str(ref) for ref in itertools.islice(side_file_values(store.open(bucket, key)), count)]

@@ -60,8 +60,12 @@ def report_run(
     plan = json.loads(store.get_bytes(bucket, layout.plan_key))
     dataset = state.get("dataset") or {}
     dataset_arn = dataset.get("arn") or state.get("datasetArn")
-
     delta = read_delta(store, bucket, layout)
+    replaced = replace_summary(store, bucket, layout, delta.decision)
+    if replaced and (replaced.get("datasetArn") or replaced.get("restoredDatasetArn")):
+        # A rebuild ended: the dataset is the new one (or the old entries restored), the old ARN is gone.
+        dataset_arn = replaced.get("datasetArn") or replaced.get("restoredDatasetArn")
+
     entry_findings = EntryFindings()
     refs: RunRefs | None = None
     check = NOT_CHECKED
@@ -150,7 +154,7 @@ def report_run(
         else None,
         side_files=side_files,
         delta=delta.as_report(index_note) if delta.decision else None,
-        replace=replace_summary(store, bucket, layout, delta.decision),
+        replace=replaced,
     )
     store.put_bytes(bucket, layout.report_key, utf8_json(report, indent=1))
     if ledger is not None and state.get("target") and held_turn:

@@ -151,12 +151,17 @@ def _replace(
                 f"replace refused: the dataset could not be read whole ({listed}); nothing was changed. "
                 "Drop the manifest again once nothing else updates the dataset"
             )
-        counters = json.loads(store.get_bytes(bucket, layout.delta_listing_key))["replace"]
+        progress = json.loads(store.get_bytes(bucket, layout.delta_listing_key))
+        counters = progress["replace"]
         removal = Removal(int(counters["removed"]), int(counters["listed"]))
         index = DatasetIndex(dataset_arn, state.last_updated, listed, LISTING)
         if enabled:
             store.put_bytes(bucket, index_key, index.to_bytes(), content_type="application/octet-stream")
-        source, reason = LISTING, f"a replace lists the whole dataset: {removal.dataset_entries:,} entries"
+        source, reason = (
+            LISTING,
+            f"a replace lists the whole dataset: {removal.dataset_entries:,} entries "
+            f"({progress['pages']:,} ListDatasetEntries pages)",
+        )
     key = str(run["manifest"]["key"])
     forced_folder = key.rsplit("/", 1)[0] + "/force/"
     note = {
