@@ -57,9 +57,10 @@ bench-scale: install
 bench-report-scan: install
 	$(PY) -m benchmarks.report_scan --write-docs $(ARGS)
 
-## bench-delta: delta sync on a 250,000-line manifest: unchanged and 1% edited re-drops, index vs listing, cost (~5 min); writes docs/benchmarks.md
+## bench-delta: delta sync and replace mode on a 250,000-line manifest: unchanged and 1% edited re-drops, index vs listing, cost, a replace; then the same sandboxed for peak memory (~16 min); writes docs/benchmarks.md
 bench-delta: install
 	$(PY) -m benchmarks.delta_sync --write-docs $(ARGS)
+	$(PY) -m benchmarks.delta_sync --write-docs --sandboxed $(ARGS)
 
 ## diagram: render docs/architecture/pipeline.dot to pipeline.svg (Graphviz, pinned; installed with apt-get if missing)
 GRAPHVIZ_VERSION := 2.42.2-7+deb12u1
