@@ -87,7 +87,10 @@ def _project(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--replace",
     is_flag=True,
-    help="Replace mode: the manifest is the whole dataset; entries it does not hold are removed (docs/operations.md).",
+    help=(
+        "Replace mode: the manifest is the whole dataset; entries it does not hold are removed (docs/operations.md). "
+        'Every push is one for a project whose policy says "replace": true.'
+    ),
 )
 @click.option("--force", is_flag=True, help="With --replace: remove entries even past the removal guard's share.")
 @click.option("--wait", is_flag=True, help="Follow the run to its report; the exit status says its outcome.")

@@ -256,6 +256,7 @@ class PipelineConfig:
                 name: {
                     "datasetTypes": sorted(policy.dataset_types),
                     "createMissingDatasets": policy.create_missing_datasets,
+                    "replace": policy.replace,
                 }
                 for name, policy in sorted(self.projects.items())
             },

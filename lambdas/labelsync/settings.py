@@ -47,6 +47,8 @@ class ProjectPolicy:
 
     dataset_types: frozenset[str] = frozenset({"TRAIN", "TEST"})
     create_missing_datasets: bool = True
+    # Every manifest dropped for the project is the whole dataset, as if under replace/ (domain/routing.py).
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,12 @@ def json_setting(text: str, name: str, empty: str) -> Any:
         raise SettingsError(f"{name} is not valid JSON: {exc}") from exc
 
 
+POLICY_KEYS = ("datasetTypes", "createMissingDatasets", "replace")
+
+
 def parse_projects(text: str) -> dict[str, ProjectPolicy]:
-    """Parse the allow-list: {"project-name": {"datasetTypes": ["TRAIN","TEST"], "createMissingDatasets": true}}."""
+    """Parse the allow-list: {"project-name": {"datasetTypes": ["TRAIN","TEST"], "createMissingDatasets": true,
+    "replace": false}}. Strict: a misspelt key or a "false" string would otherwise grant what it names."""
     raw = json_setting(text, ENV_PROJECTS, "{}")
     if not isinstance(raw, dict):
         raise SettingsError(f"{ENV_PROJECTS} must be a JSON object of project name -> policy")
@@ -146,17 +152,37 @@ def parse_projects(text: str) -> dict[str, ProjectPolicy]:
         if problem:
             raise SettingsError(f"{ENV_PROJECTS}: {problem}")
         policy = policy or {}
+        where = f"{ENV_PROJECTS}[{name!r}]"
         if not isinstance(policy, dict):
-            raise SettingsError(f"{ENV_PROJECTS}[{name!r}] must be an object")
-        types = frozenset(str(t).upper() for t in policy.get("datasetTypes", ["TRAIN", "TEST"]))
-        unknown = types - {"TRAIN", "TEST"}
+            raise SettingsError(f"{where} must be an object")
+        unknown_keys = sorted(set(policy) - set(POLICY_KEYS))
+        if unknown_keys:
+            raise SettingsError(f"{where} has unknown keys {unknown_keys}; a policy takes {', '.join(POLICY_KEYS)}")
+        types = policy.get("datasetTypes", ["TRAIN", "TEST"])
+        if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+            raise SettingsError(f"{where}.datasetTypes must be a list of TRAIN and/or TEST, got {types!r}")
+        dataset_types = frozenset(t.upper() for t in types)
+        unknown = dataset_types - {"TRAIN", "TEST"}
         if unknown:
-            raise SettingsError(f"{ENV_PROJECTS}[{name!r}].datasetTypes has unknown types {sorted(unknown)}")
+            raise SettingsError(f"{where}.datasetTypes has unknown types {sorted(unknown)}")
+        create = _policy_bool(policy, "createMissingDatasets", True, where)
+        replace = _policy_bool(policy, "replace", False, where)
+        if replace and not create:
+            raise SettingsError(
+                f"{where}: replace: true needs createMissingDatasets: true (a replace that removes entries deletes "
+                "the dataset and creates it again from the manifest)"
+            )
         projects[str(name)] = ProjectPolicy(
-            dataset_types=types,
-            create_missing_datasets=bool(policy.get("createMissingDatasets", True)),
+            dataset_types=dataset_types, create_missing_datasets=create, replace=replace
         )
     return projects
+
+
+def _policy_bool(policy: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = policy.get(key, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{where}.{key} must be true or false (JSON booleans), got {value!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

@@ -147,3 +147,26 @@ def test_a_rebuild_survives_throttling_past_the_sdk_retries(stack: OfflineStack)
     assert throttled and {(i.error or {}).get("errorType") for i in throttled} == {"ServiceThrottledError"}
     (project,) = stack.client("rekognition").describe_projects(ProjectNames=["demo-project"])["ProjectDescriptions"]
     assert len(project["Datasets"]) == 1  # one TRAIN dataset, created once
+
+
+def test_a_project_whose_policy_says_replace_treats_every_file_in_the_dataset_folder_as_one() -> None:
+    """`"replace": true` in the allow-list: a curated export dropped in the dataset folder itself (where a
+    labeling route or an existing upload job writes) makes the dataset equal to it, guard included."""
+    config = OfflineConfig(time_scale=0.001)
+    config.projects = {"curated-project": {"datasetTypes": ["TRAIN"], "replace": True}}
+    key = "incoming/curated-project/train/{name}.jsonl"
+    with OfflineStack(config) as stack:
+        stack.create_project("curated-project", ["TRAIN"])
+        first = drop(stack, key.format(name="export-1"), manifest(LINES))
+        assert first["outcome"] == "SUCCEEDED" and first["target"]["mode"] == "replace"
+        assert first["replace"]["removed"] == 0 and not first["replace"]["rebuild"]  # a new dataset: nothing to remove
+
+        second = drop(stack, key.format(name="export-2"), manifest(LINES[4:]))
+        assert second["outcome"] == "SUCCEEDED", second["failure"]
+        assert (second["replace"]["removed"], second["replace"]["rebuild"]) == (4, True)
+        assert set(stored(stack, second["datasetArn"])) == refs(LINES[4:])
+
+        refused = drop(stack, key.format(name="export-3"), manifest(LINES[4:10]))
+        assert refused["outcome"] == "FAILED" and refused["failure"]["error"] == "ReplaceRefusedError"
+        assert "incoming/curated-project/train/replace/force/" in refused["failure"]["cause"]
+        assert set(stored(stack, second["datasetArn"])) == refs(LINES[4:])  # the guard left it as it was

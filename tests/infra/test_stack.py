@@ -506,6 +506,9 @@ def test_config_accepts_projects_as_json_text_and_numbers_as_strings() -> None:
     assert config.work_prefix == "work/"
     assert config.incoming_prefix == "incoming/"
     assert parse_projects(config.projects_json())[PROJECT].dataset_types == frozenset({"TRAIN", "TEST"})
+    # The functions read the policy the app was given, replace setting included.
+    curated = PipelineConfig.from_mapping({"projects": {"curated": {"replace": True}}})
+    assert parse_projects(curated.projects_json())["curated"].replace
 
 
 @pytest.mark.parametrize(
@@ -515,6 +518,9 @@ def test_config_accepts_projects_as_json_text_and_numbers_as_strings() -> None:
         ({"projects": {"p": {"datasetTypes": ["VALIDATION"]}}}, "projects"),
         ({"projects": {"bad name*": {}}}, "projects"),
         ({"projects": ["p"]}, "projects"),
+        ({"projects": {"p": {"replace": True, "createMissingDatasets": False}}}, "replace: true needs createMissing"),
+        ({"projects": {"p": {"createMissingDatasets": "false"}}}, r"createMissingDatasets must be true or false"),
+        ({"projects": {"p": {"dataset_types": ["TRAIN"]}}}, r"unknown keys \['dataset_types'\]"),
         ({"chunkLimitBytes": 0}, "chunkLimitBytes"),
         ({"chunkLimitBytes": 5_242_881}, "chunkLimitBytes"),
         ({"pollInitialSeconds": "soon"}, "pollInitialSeconds"),

@@ -20,14 +20,20 @@ from labelsync.domain.replace import (
     guard_refusal,
     rebuild_refusal,
 )
-from labelsync.domain.routing import RouteRejected, route
+from labelsync.domain.routing import RouteRejected, forced_folder, route
 from labelsync.domain.runs import RunLayout
 from labelsync.ports import DatasetState
-from labelsync.settings import ENV_REPLACE_MAX_REMOVED_PERCENT, ProjectPolicy, Settings, SettingsError
+from labelsync.settings import (
+    ENV_REPLACE_MAX_REMOVED_PERCENT,
+    ProjectPolicy,
+    Settings,
+    SettingsError,
+    parse_projects,
+)
 from labelsync.usecases.replace_dataset import replace_dataset
 from tests.unit.test_usecases import FakeStore
 
-PROJECTS = {"pets": ProjectPolicy()}
+PROJECTS = {"pets": ProjectPolicy(), "curated": ProjectPolicy(replace=True)}
 
 
 @pytest.mark.parametrize(
@@ -37,12 +43,46 @@ PROJECTS = {"pets": ProjectPolicy()}
         ("incoming/pets/train/replace/a.jsonl", "replace", False),
         ("incoming/pets/test/replace/force/a.manifest", "replace", True),
         ("incoming/pets/train/replace.jsonl", "update", False),  # a file named replace is a file
+        ("incoming/curated/train/a.jsonl", "replace", False),  # the project's policy says every file is one
+        ("incoming/curated/train/replace/a.jsonl", "replace", False),
+        ("incoming/curated/test/replace/force/a.jsonl", "replace", True),
     ],
 )
 def test_the_key_says_update_replace_or_forced_replace(key: str, mode: str, force: bool) -> None:
     target = route(key, "incoming/", PROJECTS)
     assert (target.mode, target.force) == (mode, force)
     assert target.as_dict()["mode"] == mode and target.as_dict()["force"] is force
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/pets/train/replace/a.jsonl",
+        "incoming/pets/train/replace/force/a.jsonl",
+        "incoming/curated/train/a.jsonl",  # a replace by the project's policy: its folder has no replace/
+    ],
+)
+def test_a_refused_replace_names_the_forced_folder_of_its_own_dataset(key: str) -> None:
+    folder = forced_folder(key)
+    assert folder == key.split("/train/")[0] + "/train/replace/force/"
+    assert route(folder + "a.jsonl", "incoming/", PROJECTS).force
+
+
+def test_a_replace_project_is_parsed_strictly_and_must_let_the_pipeline_create_datasets() -> None:
+    assert parse_projects('{"p": {"replace": true}}')["p"] == ProjectPolicy(replace=True)
+    assert not parse_projects('{"p": {}}')["p"].replace
+    with pytest.raises(SettingsError, match=r"\['p'\]: replace: true needs createMissingDatasets: true"):
+        parse_projects('{"p": {"replace": true, "createMissingDatasets": false}}')
+    # A string "false" is true in Python: a policy's switches are JSON booleans or an error.
+    with pytest.raises(SettingsError, match=r"\['p'\]\.createMissingDatasets must be true or false"):
+        parse_projects('{"p": {"createMissingDatasets": "false"}}')
+    with pytest.raises(SettingsError, match=r"\['p'\]\.replace must be true or false"):
+        parse_projects('{"p": {"replace": "yes"}}')
+    # A misspelt key would silently mean its default.
+    with pytest.raises(SettingsError, match=r"unknown keys \['createMisingDatasets'\]; a policy takes datasetTypes"):
+        parse_projects('{"p": {"createMisingDatasets": false}}')
+    with pytest.raises(SettingsError, match=r"datasetTypes must be a list"):
+        parse_projects('{"p": {"datasetTypes": "TRAIN"}}')
 
 
 @pytest.mark.parametrize(
@@ -125,9 +165,17 @@ class ScriptedService:
     """The dataset calls a rebuild makes, with the service's asynchronous states; `crash_after` raises once
     right after the named call went through (a Lambda that died before it recorded the step)."""
 
-    def __init__(self, *, create_fails: bool = False, crash_after: str | None = None, refuse_new: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        create_fails: bool = False,
+        crash_after: str | None = None,
+        refuse_new: bool = False,
+        restore_fails: bool = False,
+    ) -> None:
         self.datasets: dict[str, dict[str, Any]] = {OLD: {"status": "UPDATE_COMPLETE", "at": 100.0, "source": "old"}}
         self.create_fails, self.crash_after, self.refuse_new = create_fails, crash_after, refuse_new
+        self.restore_fails = restore_fails
         self.calls: list[str] = []
         self.serial = 1
 
@@ -143,7 +191,9 @@ class ScriptedService:
             if dataset["status"] == "DELETE_IN_PROGRESS":
                 del self.datasets[arn]
             elif dataset["status"] == "CREATE_IN_PROGRESS":
-                failed = self.create_fails and dataset["source"].endswith("new.manifest")
+                failed = (self.create_fails and dataset["source"].endswith("new.manifest")) or (
+                    self.restore_fails and dataset["source"].endswith("backup.manifest")
+                )
                 dataset["status"] = "CREATE_FAILED" if failed else "CREATE_COMPLETE"
 
     def describe(self, arn: str) -> DatasetState:
@@ -198,7 +248,7 @@ def prepared_store() -> FakeStore:
 
 def rebuild(store: FakeStore, service: ScriptedService, *, max_steps: int = 40) -> dict[str, Any]:
     event = {
-        "run": {"bucket": "pipe", "prefix": PREFIX},
+        "run": {"bucket": "pipe", "prefix": PREFIX, "manifest": {"key": "incoming/pets/train/replace/curated.jsonl"}},
         "target": {"datasetType": "TRAIN"},
         "itemsKey": RunLayout(PREFIX).items_key,
         "datasetArn": OLD,
@@ -258,3 +308,14 @@ def test_a_create_the_service_refuses_outright_also_restores_the_backup() -> Non
         rebuild(store, service)
     (restored,) = service.datasets.values()
     assert restored["source"].endswith("backup.manifest") and "restored from the backup" in str(caught.value)
+
+
+def test_a_restore_that_fails_too_says_what_is_left_and_how_to_put_the_old_entries_back() -> None:
+    store, service = prepared_store(), ScriptedService(create_fails=True, restore_fails=True)
+    with pytest.raises(ReplaceFailedError) as caught:
+        rebuild(store, service)
+    (left,) = service.datasets
+    said = str(caught.value)
+    assert f"TRAIN dataset {left} is CREATE_FAILED: delete it" in said
+    assert f"drop the backup s3://pipe/{RunLayout(PREFIX).replace_backup_key} (2 entries" in said
+    assert said.endswith("under incoming/pets/train/replace/force/ to restore it")

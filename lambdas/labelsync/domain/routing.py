@@ -4,7 +4,8 @@ The key is the only routing input, checked against the deployed allow-list, so a
 misplaced file is rejected with a reason instead of landing in the wrong dataset. A file in the
 dataset folder updates the dataset (entries are added or replaced); one in its `replace/` folder is
 the whole dataset (entries it does not hold are removed, within the removal guard); `replace/force/`
-lifts the guard (domain/replace.py).
+lifts the guard (domain/replace.py). A project whose policy says `"replace": true` treats every file in
+the dataset folder as a replace.
 """
 
 from __future__ import annotations
@@ -111,9 +112,20 @@ def route(key: str, incoming_prefix: str, projects: Mapping[str, ProjectPolicy])
         project=project,
         dataset_type=dataset_type,
         create_missing=policy.create_missing_datasets,
-        replace=replace,
+        replace=replace or policy.replace,
         force=force,
     )
+
+
+def forced_folder(key: str) -> str:
+    """The folder where `key`'s manifest, dropped again, is a replace without the removal guard (`key` is one
+    route() accepted: the dataset folder, its replace/ folder, or replace/force/ itself)."""
+    folder = key.rsplit("/", 1)[0]
+    for tail in (f"/{REPLACE_FOLDER}/{FORCE_FOLDER}", f"/{REPLACE_FOLDER}"):
+        if folder.endswith(tail):
+            folder = folder[: -len(tail)]
+            break
+    return f"{folder}/{REPLACE_FOLDER}/{FORCE_FOLDER}/"
 
 
 def _mode(parts: list[str]) -> tuple[bool, bool]:

@@ -17,6 +17,7 @@ from labelsync import clock
 from labelsync.domain import replace as steps
 from labelsync.domain.errors import DatasetCreateRefusedError, ReplaceFailedError, ReplaceRefusedError
 from labelsync.domain.jsonl import utf8_json
+from labelsync.domain.routing import forced_folder
 from labelsync.domain.runs import RunLayout
 from labelsync.domain.side_files import side_file_values
 from labelsync.ports import Datasets, ObjectStore
@@ -68,6 +69,7 @@ def _prepare(event: Mapping[str, Any], store: ObjectStore, bucket: str, layout: 
             "lines": sum(s.lines for s in sources),
         },
         "chunks": [{"chunk": s.chunk, "key": s.key, "lines": s.lines, "bytes": s.size} for s in sources],
+        "forcedFolder": forced_folder(str(event["run"]["manifest"]["key"])),
         "phaseStartedAt": clock.now(),
         "polls": 0,
         "history": [],
@@ -196,7 +198,7 @@ class _Rebuild:
         return (
             f"replace failed: {self.record['failure']}; {why}. {where}, then drop the backup "
             f"{self._uri(self.record['backup']['key'])} ({self.record['backup']['entries']:,} entries, the old "
-            "dataset) under the dataset's replace/force/ folder to restore it"
+            f"dataset) under {self.record.get('forcedFolder', 'the dataset folder replace/force/')} to restore it"
         )
 
     def _mark_applied(self, created_at: float | None) -> None:

@@ -32,6 +32,7 @@ from labelsync.domain.errors import DatasetBusyError, ReplaceRefusedError
 from labelsync.domain.jsonl import utf8_json
 from labelsync.domain.lines import split_lines
 from labelsync.domain.replace import DEFAULT_MAX_REMOVED_PERCENT, Removal, guard_refusal, rebuild_refusal
+from labelsync.domain.routing import forced_folder
 from labelsync.domain.runs import RunLayout, dataset_index_key
 from labelsync.ports import Datasets, DatasetState, ObjectStore
 from labelsync.usecases.replace_listing import BackupKeeper, manifest_refs, rebuild_sources
@@ -162,8 +163,6 @@ def _replace(
             f"a replace lists the whole dataset: {removal.dataset_entries:,} entries "
             f"({progress['pages']:,} ListDatasetEntries pages)",
         )
-    key = str(run["manifest"]["key"])
-    forced_folder = key.rsplit("/", 1)[0] + "/force/"
     note = {
         "removed": removal.removed,
         "datasetEntries": removal.dataset_entries,
@@ -174,7 +173,10 @@ def _replace(
     }
     decision: dict[str, Any] = {"enabled": enabled, "indexKey": index_key, "source": source, "reason": reason}
     refusal = guard_refusal(
-        removal, max_percent=max_removed_percent, force=bool(target.get("force")), forced_folder=forced_folder
+        removal,
+        max_percent=max_removed_percent,
+        force=bool(target.get("force")),
+        forced_folder=forced_folder(str(run["manifest"]["key"])),
     )
     if refusal is None and removal.removed:
         refusal = rebuild_refusal(
