@@ -57,7 +57,7 @@ bench-scale: install
 bench-report-scan: install
 	$(PY) -m benchmarks.report_scan --write-docs $(ARGS)
 
-## bench-delta: delta sync and replace mode on a 250,000-line manifest: unchanged and 1% edited re-drops, index vs listing, cost, a replace; then the same sandboxed for peak memory (~16 min); writes docs/benchmarks.md
+## bench-delta: delta sync and replace mode on a 250,000-line manifest: unchanged and 1% edited re-drops, index vs listing, cost, a replace; then the same sandboxed for peak memory (~11 min); writes docs/benchmarks.md
 bench-delta: install
 	$(PY) -m benchmarks.delta_sync --write-docs $(ARGS)
 	$(PY) -m benchmarks.delta_sync --write-docs --sandboxed $(ARGS)
