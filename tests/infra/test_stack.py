@@ -518,7 +518,10 @@ def test_config_accepts_projects_as_json_text_and_numbers_as_strings() -> None:
         ({"projects": {"p": {"datasetTypes": ["VALIDATION"]}}}, "projects"),
         ({"projects": {"bad name*": {}}}, "projects"),
         ({"projects": ["p"]}, "projects"),
-        ({"projects": {"p": {"replace": True, "createMissingDatasets": False}}}, "replace: true needs createMissing"),
+        (
+            {"projects": {"p": {"replace": True, "createMissingDatasets": False}}},
+            r"^projects\['p'\]: replace: true needs",
+        ),
         ({"projects": {"p": {"createMissingDatasets": "false"}}}, r"createMissingDatasets must be true or false"),
         ({"projects": {"p": {"dataset_types": ["TRAIN"]}}}, r"unknown keys \['dataset_types'\]"),
         ({"chunkLimitBytes": 0}, "chunkLimitBytes"),
