@@ -13,7 +13,7 @@ from constructs import Node
 from infra.function_specs import APPLY, RECORD_CHUNK, REPLACE_DATASET, REPORT, RESOLVE, TAKE_TURN
 from labelsync.labeling_job_routes import SETTING as LABELING_JOBS_KEY
 from labelsync.labeling_job_routes import JobRoute, parse_labeling_jobs, routes_json
-from labelsync.settings import ENV_PROJECTS, ProjectPolicy, SettingsError, parse_projects
+from labelsync.settings import ProjectPolicy, SettingsError, parse_projects
 
 # UpdateDatasetEntries Changes.GroundTruth maximum in the service model.
 MAX_CHUNK_BYTES = 5_242_880
@@ -283,12 +283,9 @@ def _projects(value: Any) -> dict[str, ProjectPolicy]:
     else:
         raise ConfigError(f"projects must be an object or its JSON text, got {type(value).__name__}")
     try:
-        projects = parse_projects(text)
-    except SettingsError as exc:  # the functions' messages name their variable; a deployer wrote `projects`
-        said = str(exc)
-        raise ConfigError(
-            "projects" + said.removeprefix(ENV_PROJECTS) if said.startswith(ENV_PROJECTS) else f"projects: {said}"
-        ) from exc
+        projects = parse_projects(text, setting="projects")
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
     for name, policy in projects.items():
         if not policy.dataset_types:
             raise ConfigError(f"projects[{name!r}].datasetTypes must name TRAIN and/or TEST")

@@ -140,19 +140,20 @@ def json_setting(text: str, name: str, empty: str) -> Any:
 POLICY_KEYS = ("datasetTypes", "createMissingDatasets", "replace")
 
 
-def parse_projects(text: str) -> dict[str, ProjectPolicy]:
+def parse_projects(text: str, setting: str = ENV_PROJECTS) -> dict[str, ProjectPolicy]:
     """Parse the allow-list: {"project-name": {"datasetTypes": ["TRAIN","TEST"], "createMissingDatasets": true,
-    "replace": false}}. Strict: a misspelt key or a "false" string would otherwise grant what it names."""
-    raw = json_setting(text, ENV_PROJECTS, "{}")
+    "replace": false}}. Strict: a misspelt key or a "false" string would otherwise grant what it names.
+    `setting`: the name errors give it (the functions' variable, or the CDK app's context key)."""
+    raw = json_setting(text, setting, "{}")
     if not isinstance(raw, dict):
-        raise SettingsError(f"{ENV_PROJECTS} must be a JSON object of project name -> policy")
+        raise SettingsError(f"{setting} must be a JSON object of project name -> policy")
     projects: dict[str, ProjectPolicy] = {}
     for name, policy in raw.items():
         problem = project_name_problem(str(name))
         if problem:
-            raise SettingsError(f"{ENV_PROJECTS}: {problem}")
+            raise SettingsError(f"{setting}: {problem}")
         policy = policy or {}
-        where = f"{ENV_PROJECTS}[{name!r}]"
+        where = f"{setting}[{name!r}]"
         if not isinstance(policy, dict):
             raise SettingsError(f"{where} must be an object")
         unknown_keys = sorted(set(policy) - set(POLICY_KEYS))

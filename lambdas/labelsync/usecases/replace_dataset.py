@@ -198,7 +198,7 @@ class _Rebuild:
         return (
             f"replace failed: {self.record['failure']}; {why}. {where}, then drop the backup "
             f"{self._uri(self.record['backup']['key'])} ({self.record['backup']['entries']:,} entries, the old "
-            f"dataset) under {self.record.get('forcedFolder', 'the dataset folder replace/force/')} to restore it"
+            f"dataset) under {self.record['forcedFolder']} to restore it"
         )
 
     def _mark_applied(self, created_at: float | None) -> None:
